@@ -1,0 +1,87 @@
+"""Provider metadata read by Airflow through the ``apache_airflow_provider`` entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_stripe import __version__
+
+_INTEGRATION = "Stripe"
+
+
+def _int_field(label: str, description: str, default: float, minimum: float) -> dict[str, Any]:
+    kind = "integer" if isinstance(default, int) else "number"
+    return {
+        "label": label,
+        "description": description,
+        "schema": {"type": [kind, "null"], "default": default, "minimum": minimum},
+    }
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Describe the provider: its hook, connection form, operators and links."""
+    return {
+        "package-name": "airflow-provider-stripe",
+        "name": "Stripe",
+        "description": "`Stripe <https://stripe.com/>`__: read customers into Airflow pipelines.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": _INTEGRATION,
+                "external-doc-url": "https://docs.stripe.com/api",
+                "tags": ["software"],
+            }
+        ],
+        "hooks": [
+            {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_stripe.hooks.stripe"]}
+        ],
+        "operators": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["airflow_provider_stripe.operators.customers"],
+            }
+        ],
+        "connection-types": [
+            {
+                "connection-type": "stripe",
+                "hook-class-name": "airflow_provider_stripe.hooks.stripe.StripeHook",
+                "hook-name": "Stripe",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["login", "port", "schema", "extra"],
+                    "relabeling": {"password": "Secret key", "host": "API base URL"},
+                    "placeholders": {
+                        "password": "sk_live_… / rk_live_… (or sk_test_… / rk_test_…)",
+                        "host": "https://api.stripe.com",
+                        "stripe_account": "acct_…",
+                        "stripe_version": "2024-06-20",
+                    },
+                },
+                "conn-fields": {
+                    "stripe_account": {
+                        "label": "Connected account (Stripe-Account)",
+                        "description": "Act on this Connect account (acct_…) with the platform key.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "stripe_version": {
+                        "label": "API version (Stripe-Version)",
+                        "description": "Pin the API version so output stays the same shape; "
+                        "empty uses the account default.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "max_retries": _int_field(
+                        "Max retries", "Retries on 429, 409, 5xx and network errors.", 5, 0
+                    ),
+                    "max_retry_wait": _int_field(
+                        "Max total retry wait (seconds)", "Give up once retries would wait longer.", 120, 0
+                    ),
+                    "timeout": _int_field("Timeout (seconds)", "Per-request connect and read timeout.", 80, 1),
+                    "max_requests_per_second": _int_field(
+                        "Max requests per second",
+                        "Client-side pacing; Stripe allows about 25 per second per endpoint.",
+                        20,
+                        0,
+                    ),
+                },
+            }
+        ],
+    }

@@ -1,0 +1,175 @@
+"""``StripeHook``: the Stripe client behind an Airflow Connection of type ``stripe``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseHook
+from airflow.sdk.log import mask_secret
+
+from airflow_provider_stripe.client import (
+    DEFAULT_MAX_REQUESTS_PER_SECOND,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_RETRY_WAIT,
+    DEFAULT_TIMEOUT,
+    StripeClient,
+    base_url_from,
+)
+from airflow_provider_stripe.exceptions import StripeConfigurationError
+from airflow_provider_stripe.params import MAX_PAGE_SIZE, CreatedFilter, customer_list_params
+
+CUSTOMERS = "customers"
+
+
+class StripeHook(BaseHook):
+    """Talk to the Stripe API with the secret key of an Airflow Connection.
+
+    The key is the Connection's password; the optional host is the API base URL.
+    Extras ``stripe_account``, ``stripe_version``, ``max_retries``,
+    ``max_retry_wait``, ``timeout`` and ``max_requests_per_second`` tune the
+    client; keyword arguments given here take precedence over them.
+    ``__init__`` does no I/O: the Connection is read on first use.
+    """
+
+    conn_name_attr = "stripe_conn_id"
+    default_conn_name = "stripe_default"
+    conn_type = "stripe"
+    hook_name = "Stripe"
+
+    def __init__(
+        self,
+        stripe_conn_id: str = default_conn_name,
+        *,
+        stripe_account: str | None = None,
+        stripe_version: str | None = None,
+        max_retries: int | None = None,
+        max_retry_wait: float | None = None,
+        timeout: float | None = None,
+        max_requests_per_second: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.stripe_conn_id = stripe_conn_id
+        self.overrides: dict[str, Any] = {
+            "stripe_account": stripe_account,
+            "stripe_version": stripe_version,
+            "max_retries": max_retries,
+            "max_retry_wait": max_retry_wait,
+            "timeout": timeout,
+            "max_requests_per_second": max_requests_per_second,
+        }
+
+    def __repr__(self) -> str:
+        return f"StripeHook(stripe_conn_id={self.stripe_conn_id!r})"
+
+    def _setting(self, extras: dict[str, Any], name: str, default: Any, cast: type) -> Any:
+        value = self.overrides[name]
+        if value is None or value == "":
+            value = extras.get(name)
+        if value is None or value == "":
+            return default
+        try:
+            return cast(value)
+        except (TypeError, ValueError):
+            raise StripeConfigurationError(
+                f"Connection {self.stripe_conn_id!r}: {name} must be a {cast.__name__}, got {value!r}"
+            ) from None
+
+    @cached_property
+    def client(self) -> StripeClient:
+        """The client built from the Connection (once per hook)."""
+        conn = self.get_connection(self.stripe_conn_id)
+        api_key = (conn.password or "").strip()
+        if not api_key:
+            raise StripeConfigurationError(
+                f"Connection {self.stripe_conn_id!r} has no Stripe secret key: "
+                "put the key (sk_... or rk_...) in the connection's password field."
+            )
+        mask_secret(api_key)
+        extras = conn.extra_dejson
+        try:
+            return StripeClient(
+                api_key,
+                base_url=base_url_from(conn.host, conn.port),
+                stripe_account=self._setting(extras, "stripe_account", None, str),
+                stripe_version=self._setting(extras, "stripe_version", None, str),
+                max_retries=self._setting(extras, "max_retries", DEFAULT_MAX_RETRIES, int),
+                max_retry_wait=self._setting(extras, "max_retry_wait", DEFAULT_MAX_RETRY_WAIT, float),
+                timeout=self._setting(extras, "timeout", DEFAULT_TIMEOUT, float),
+                max_requests_per_second=self._setting(
+                    extras, "max_requests_per_second", DEFAULT_MAX_REQUESTS_PER_SECOND, float
+                ),
+            )
+        except StripeConfigurationError as exc:
+            raise StripeConfigurationError(f"Connection {self.stripe_conn_id!r}: {exc}") from None
+
+    def get_conn(self) -> StripeClient:
+        """Return the cached :class:`~airflow_provider_stripe.client.StripeClient`."""
+        return self.client
+
+    def get_customer(self, customer_id: str, *, expand: str | Iterable[str] | None = None) -> dict[str, Any]:
+        """Retrieve one customer (a deleted one comes back as ``{"id", "object", "deleted": true}``)."""
+        params = customer_list_params(expand=expand)
+        return self.client.retrieve(CUSTOMERS, customer_id, params)
+
+    def list_customers(
+        self,
+        *,
+        limit: int | None = None,
+        starting_after: str | None = None,
+        ending_before: str | None = None,
+        email: str | None = None,
+        created: CreatedFilter | None = None,
+        test_clock: str | None = None,
+        expand: str | Iterable[str] | None = None,
+    ) -> dict[str, Any]:
+        """One page of customers: Stripe's list object (``object``, ``data``, ``has_more``, ``url``)."""
+        params = customer_list_params(
+            limit=limit,
+            starting_after=starting_after,
+            ending_before=ending_before,
+            email=email,
+            created=created,
+            test_clock=test_clock,
+            expand=expand,
+        )
+        return self.client.request(CUSTOMERS, params)
+
+    def iter_customers(
+        self,
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+        max_records: int | None = None,
+        starting_after: str | None = None,
+        ending_before: str | None = None,
+        email: str | None = None,
+        created: CreatedFilter | None = None,
+        test_clock: str | None = None,
+        expand: str | Iterable[str] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every matching customer, lazily, page by page (memory: one page).
+
+        Validates everything before the first request. With ``ending_before``
+        alone it pages towards the newest. The returned iterator's ``has_more``,
+        ``pages`` and ``records`` describe the run once it is exhausted.
+        """
+        params = customer_list_params(
+            starting_after=starting_after,
+            ending_before=ending_before,
+            email=email,
+            created=created,
+            test_clock=test_clock,
+            expand=expand,
+        )
+        return self.client.iterate(CUSTOMERS, params, page_size=page_size, max_records=max_records)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """List one customer to check the key; never raises."""
+        try:
+            client = self.client
+            client.request(CUSTOMERS, {"limit": 1})
+        except Exception as exc:
+            return False, str(exc)
+        account = f", account {client.stripe_account}" if client.stripe_account else ""
+        return True, f"Connected to Stripe in {client.mode} mode ({client.base_url}{account})."

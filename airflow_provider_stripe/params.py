@@ -1,0 +1,179 @@
+"""Validation of user-facing parameters, shared by the hook and the operators.
+
+Everything here runs before a request is sent, so bad input fails fast with an
+error that names the parameter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any, Union
+
+import pendulum
+
+from airflow_provider_stripe.exceptions import StripeParameterError
+
+#: What ``created`` (or one of its bounds) may be given as.
+Timestamp = Union[int, float, str, dt.datetime, dt.date]
+#: ``created``: one timestamp (exact second) or a range ``{"gt"|"gte"|"lt"|"lte": Timestamp}``.
+CreatedFilter = Union[Timestamp, Mapping[str, Timestamp]]
+
+CREATED_OPERATORS = ("gt", "gte", "lt", "lte")
+MAX_PAGE_SIZE = 100
+
+
+def to_unix(value: Any, param: str = "created", *, round_up: bool = False) -> int:
+    """Turn an int, a float, a datetime (naive means UTC) or an ISO-8601 string into Unix seconds.
+
+    ``round_up`` picks the ceiling for fractional seconds (used for exclusive upper
+    and inclusive lower bounds, so that sub-second bounds keep their meaning).
+    """
+    if isinstance(value, bool):
+        raise StripeParameterError(param, f"expected a timestamp, got a boolean {value!r}")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, dt.datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+        seconds = aware.timestamp()
+    elif isinstance(value, dt.date):
+        seconds = float(pendulum.datetime(value.year, value.month, value.day).int_timestamp)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise StripeParameterError(param, "empty timestamp")
+        try:
+            seconds = float(text)
+        except ValueError:
+            try:
+                parsed = pendulum.parse(text, tz="UTC")
+            except Exception as exc:
+                raise StripeParameterError(
+                    param, f"cannot parse {value!r} as Unix seconds or an ISO-8601 date-time"
+                ) from exc
+            if not isinstance(parsed, dt.datetime):
+                raise StripeParameterError(param, f"{value!r} is not a date-time") from None
+            seconds = parsed.timestamp()
+    else:
+        raise StripeParameterError(
+            param, f"expected Unix seconds, a datetime or an ISO-8601 string, got {type(value).__name__}"
+        )
+    if not math.isfinite(seconds) or seconds < 0:
+        raise StripeParameterError(param, f"{value!r} is not a valid timestamp")
+    return math.ceil(seconds) if round_up else math.floor(seconds)
+
+
+def normalize_created(created: CreatedFilter | None) -> int | dict[str, int] | None:
+    """Normalise ``created`` to Unix seconds, rejecting unknown keys and empty ranges.
+
+    Fractional bounds are rounded so the integer bound selects the same customers
+    (``gte 10.5`` becomes ``gte 11``, ``lt 10.5`` becomes ``lt 11``, ``gt``/``lte`` round down).
+    """
+    if created is None:
+        return None
+    if not isinstance(created, Mapping):
+        return to_unix(created)
+    unknown = sorted(set(map(str, created)) - set(CREATED_OPERATORS))
+    if unknown:
+        raise StripeParameterError(
+            "created", f"unknown key(s) {unknown}; use {', '.join(CREATED_OPERATORS)}"
+        )
+    bounds = {
+        op: to_unix(created[op], f"created[{op}]", round_up=op in ("gte", "lt"))
+        for op in CREATED_OPERATORS
+        if created.get(op) not in (None, "")
+    }
+    if not bounds:
+        raise StripeParameterError("created", "empty range: give at least one of gt, gte, lt, lte")
+    lower, upper = created_bounds(bounds)
+    if lower >= upper:
+        raise StripeParameterError("created", f"empty range {bounds}: no second satisfies every bound")
+    return bounds
+
+
+def created_bounds(created: int | Mapping[str, int] | None) -> tuple[int, int]:
+    """The half-open interval ``[lower, upper)`` of Unix seconds a normalised ``created`` selects."""
+    if created is None:
+        return 0, 2**53
+    if isinstance(created, int):
+        return created, created + 1
+    lower = max(created.get("gte", 0), created.get("gt", -1) + 1)
+    upper = min(created.get("lt", 2**53), created.get("lte", 2**53 - 1) + 1)
+    return lower, upper
+
+
+def check_int(value: Any, param: str, *, minimum: int, maximum: int | None = None) -> int:
+    """Accept an int (or its decimal string, as templates render) within the bounds."""
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise StripeParameterError(param, f"must be an integer, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = f" and at most {maximum}" if maximum is not None else ""
+        raise StripeParameterError(param, f"must be at least {minimum}{upper}, got {value}")
+    return value
+
+
+def check_optional_int(value: Any, param: str, *, minimum: int, maximum: int | None = None) -> int | None:
+    """Like :func:`check_int`, but ``None`` (and an empty template) means "not set"."""
+    if value is None or value == "":
+        return None
+    return check_int(value, param, minimum=minimum, maximum=maximum)
+
+
+def check_id(value: Any, param: str) -> str:
+    """A Stripe object id: a non-empty string."""
+    if not isinstance(value, str) or not value.strip():
+        raise StripeParameterError(param, f"must be a non-empty Stripe id, got {value!r}")
+    return value
+
+
+def check_cursors(starting_after: str | None, ending_before: str | None) -> None:
+    """Stripe accepts at most one pagination cursor."""
+    if starting_after and ending_before:
+        raise StripeParameterError(
+            "ending_before", "cannot be combined with starting_after: give at most one cursor"
+        )
+    for name, cursor in (("starting_after", starting_after), ("ending_before", ending_before)):
+        if cursor is not None and cursor != "":
+            check_id(cursor, name)
+
+
+def normalize_expand(expand: str | Iterable[str] | None) -> list[str] | None:
+    """``expand`` as a list of non-empty paths (a single string is one path)."""
+    if expand is None:
+        return None
+    paths = [expand] if isinstance(expand, str) else list(expand)
+    for path in paths:
+        if not isinstance(path, str) or not path.strip():
+            raise StripeParameterError("expand", f"each path must be a non-empty string, got {path!r}")
+        if path.count(".") > 3:
+            raise StripeParameterError("expand", f"{path!r} is deeper than Stripe's 4 levels")
+    return paths or None
+
+
+def customer_list_params(
+    *,
+    limit: int | None = None,
+    starting_after: str | None = None,
+    ending_before: str | None = None,
+    email: str | None = None,
+    created: CreatedFilter | None = None,
+    test_clock: str | None = None,
+    expand: str | Iterable[str] | None = None,
+) -> dict[str, Any]:
+    """Validate the customers-list filters and return them as Stripe request parameters."""
+    check_cursors(starting_after, ending_before)
+    if email is not None and (not isinstance(email, str) or len(email) > 512):
+        raise StripeParameterError("email", "must be a string of at most 512 characters")
+    params: dict[str, Any] = {
+        "limit": check_optional_int(limit, "limit", minimum=1, maximum=MAX_PAGE_SIZE),
+        "starting_after": starting_after or None,
+        "ending_before": ending_before or None,
+        "email": email or None,
+        "created": normalize_created(created),
+        "test_clock": check_id(test_clock, "test_clock") if test_clock else None,
+        "expand": normalize_expand(expand),
+    }
+    return {key: value for key, value in params.items() if value is not None}
