@@ -269,7 +269,8 @@ class StripeClient:
             raise StripeConnectionError(f"Request to {self.base_url} failed: {exc}") from None
         if response.status_code == 200:
             try:
-                return response.json()
+                body: dict[str, Any] = response.json()
+                return body
             except ValueError:
                 raise StripeConnectionError(
                     f"Stripe answered 200 with a body that is not JSON ({len(response.content)} bytes)",
@@ -288,7 +289,9 @@ class StripeClient:
             body = {}
         if not isinstance(body, dict):
             body = {}
-        message = body.get("message") or (response.text or "").strip()[:500] or response.reason or "no message"
+        message = (
+            body.get("message") or (response.text or "").strip()[:500] or response.reason or "no message"
+        )
         advice = (response.headers.get("Stripe-Should-Retry") or "").lower()
         if status in NEVER_RETRY:
             should_retry = False
@@ -314,7 +317,9 @@ class StripeClient:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, StripeAPIError) and exc.retry_after is not None:
             return exc.retry_after
-        return min(INITIAL_BACKOFF * 2 ** (state.attempt_number - 1), MAX_BACKOFF) * random.uniform(0.5, 1.0)
+        return float(
+            min(INITIAL_BACKOFF * 2 ** (state.attempt_number - 1), MAX_BACKOFF) * random.uniform(0.5, 1.0)
+        )
 
     def _should_stop(self, state: RetryCallState) -> bool:
         return (
@@ -338,7 +343,9 @@ class StripeClient:
 
     # -- resources ---------------------------------------------------------------------------
 
-    def retrieve(self, collection: str, object_id: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def retrieve(
+        self, collection: str, object_id: str, params: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """GET one object: ``/v1/<collection>/<id>``."""
         return self.request(object_path(collection, object_id), params)
 
@@ -417,7 +424,11 @@ class ListIterator(Iterator[dict[str, Any]]):
                 last_log = now
                 log.info(
                     "Stripe %s: %d records in %d pages (%.0f records/s, %d retries)",
-                    self.collection, self.records, self.pages, self.rate, self.client.stats.retries,
+                    self.collection,
+                    self.records,
+                    self.pages,
+                    self.rate,
+                    self.client.stats.retries,
                 )
             yield from (reversed(data) if backwards else data)
             if not page.get("has_more") or not data:

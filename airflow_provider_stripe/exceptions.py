@@ -34,6 +34,8 @@ class StripeAPIError(StripeError):
     Also the class for 5xx, 402, 409 and other statuses without a class of their own.
     """
 
+    label = "Stripe API error"
+
     def __init__(
         self,
         message: str,
@@ -57,7 +59,7 @@ class StripeAPIError(StripeError):
         super().__init__(self._describe())
 
     def _describe(self) -> str:
-        head = "Stripe API error" if self.http_status is None else f"Stripe API error {self.http_status}"
+        head = self.label if self.http_status is None else f"{self.label} {self.http_status}"
         kind = "/".join(part for part in (self.error_type, self.code) if part)
         parts = [f"{head} ({kind}): {self.stripe_message}" if kind else f"{head}: {self.stripe_message}"]
         if self.param:
@@ -99,3 +101,5 @@ class StripeRateLimitError(StripeAPIError):
 
 class StripeConnectionError(StripeAPIError):
     """The request never got an HTTP answer (connection refused or dropped, timeout, bad JSON)."""
+
+    label = "Stripe connection error"

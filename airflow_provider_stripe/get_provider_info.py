@@ -74,7 +74,9 @@ def get_provider_info() -> dict[str, Any]:
                     "max_retry_wait": _int_field(
                         "Max total retry wait (seconds)", "Give up once retries would wait longer.", 120, 0
                     ),
-                    "timeout": _int_field("Timeout (seconds)", "Per-request connect and read timeout.", 80, 1),
+                    "timeout": _int_field(
+                        "Timeout (seconds)", "Per-request connect and read timeout.", 80, 1
+                    ),
                     "max_requests_per_second": _int_field(
                         "Max requests per second",
                         "Client-side pacing; Stripe allows about 25 per second per endpoint.",

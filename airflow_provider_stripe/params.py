@@ -35,7 +35,7 @@ def to_unix(value: Any, param: str = "created", *, round_up: bool = False) -> in
     if isinstance(value, (int, float)):
         seconds = float(value)
     elif isinstance(value, dt.datetime):
-        aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
         seconds = aware.timestamp()
     elif isinstance(value, dt.date):
         seconds = float(pendulum.datetime(value.year, value.month, value.day).int_timestamp)
@@ -76,9 +76,7 @@ def normalize_created(created: CreatedFilter | None) -> int | dict[str, int] | N
         return to_unix(created)
     unknown = sorted(set(map(str, created)) - set(CREATED_OPERATORS))
     if unknown:
-        raise StripeParameterError(
-            "created", f"unknown key(s) {unknown}; use {', '.join(CREATED_OPERATORS)}"
-        )
+        raise StripeParameterError("created", f"unknown key(s) {unknown}; use {', '.join(CREATED_OPERATORS)}")
     bounds = {
         op: to_unix(created[op], f"created[{op}]", round_up=op in ("gte", "lt"))
         for op in CREATED_OPERATORS

@@ -13,8 +13,16 @@ _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="stripe-provider-airflow-"))
 os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
-os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parent.parent)
+DAGS_FOLDER = _AIRFLOW_HOME / "dags"
+DAGS_FOLDER.mkdir()
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
 os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}")
+
+import importlib.util  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import textwrap  # noqa: E402
+from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -47,3 +55,48 @@ def stripe_conn(stripe_server: FakeStripe, monkeypatch: pytest.MonkeyPatch) -> F
     )
     monkeypatch.setattr("airflow_provider_stripe.client.INITIAL_BACKOFF", 0.01)
     return stripe_server
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated SQLite metadata database (once per test session)."""
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, timeout=600
+    )
+    return _AIRFLOW_HOME
+
+
+@pytest.fixture
+def run_dag(airflow_db: Path, request: pytest.FixtureRequest):
+    """Write a DAG file into the dags folder, import it, and run it with ``dag.test()``.
+
+    ``run_dag(source, **test_kwargs)`` returns ``(dag_run, dag)``. The source must
+    define exactly one DAG whose id is the file name (derived from the test name).
+    """
+    written: list[Path] = []
+
+    def run(source: str, **test_kwargs: Any):
+        dag_id = "t_" + "".join(ch if ch.isalnum() else "_" for ch in request.node.name)[:150]
+        path = DAGS_FOLDER / f"{dag_id}_{len(written)}.py"
+        path.write_text(textwrap.dedent(source).replace("DAG_ID", f"{dag_id}_{len(written)}"))
+        written.append(path)
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        dag = module.dag
+        return dag.test(**test_kwargs), dag
+
+    yield run
+    for path in written:
+        path.unlink()
+
+
+def task_results(dag_run: Any) -> dict[str, Any]:
+    """``{task_id or task_id[map_index]: (state, return_value)}`` for every task instance of a run."""
+    results = {}
+    for ti in dag_run.get_task_instances():
+        key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
+        value = ti.xcom_pull(task_ids=ti.task_id, map_indexes=ti.map_index) if ti.state == "success" else None
+        results[key] = (str(ti.state), value)
+    return results

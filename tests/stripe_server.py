@@ -18,6 +18,7 @@ import argparse
 import base64
 import bisect
 import collections
+import contextlib
 import json
 import random
 import secrets
@@ -33,9 +34,29 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 DEFAULT_KEY = "sk_test_fakeserverkey"
 PLATFORM_ACCOUNT = ""
 
-FIRST_NAMES = ["Ada", "Grace", "Linus", "Zoë", "José", "Chidi", "Mei", "Oskar", "Priya", "Søren", "Aiko", "Omar"]
+FIRST_NAMES = [
+    "Ada",
+    "Grace",
+    "Linus",
+    "Zoë",
+    "José",
+    "Chidi",
+    "Mei",
+    "Oskar",
+    "Priya",
+    "Søren",
+    "Aiko",
+    "Omar",
+]
 LAST_NAMES = ["Lovelace", "Hopper", "Okafor", "García", "Müller", "Nakamura", "Singh", "Dubois", "Kowalski"]
-CITIES = [("Berlin", "DE"), ("Lagos", "NG"), ("São Paulo", "BR"), ("Tokyo", "JP"), ("Austin", "US"), ("Paris", "FR")]
+CITIES = [
+    ("Berlin", "DE"),
+    ("Lagos", "NG"),
+    ("São Paulo", "BR"),
+    ("Tokyo", "JP"),
+    ("Austin", "US"),
+    ("Paris", "FR"),
+]
 
 
 def make_customer(
@@ -129,8 +150,16 @@ class Store:
 
 
 class StripeError(Exception):
-    def __init__(self, status: int, message: str, *, type_: str = "invalid_request_error",
-                 code: str | None = None, param: str | None = None, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type_: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status, self.message, self.type, self.code, self.param = status, message, type_, code, param
         self.headers = headers or {}
@@ -169,7 +198,9 @@ class FakeStripe(ThreadingHTTPServer):
         return f"http://{host}:{port}"
 
     def start(self) -> FakeStripe:
-        self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), name="fake-stripe", daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever, args=(0.05,), name="fake-stripe", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -180,8 +211,16 @@ class FakeStripe(ThreadingHTTPServer):
     def store(self, account: str = PLATFORM_ACCOUNT) -> Store:
         return self.accounts[account]
 
-    def seed(self, count: int, *, start: int = 1_600_000_000, spacing: int = 60, account: str = PLATFORM_ACCOUNT,
-             created: Iterable[int] | None = None, **overrides: Any) -> list[dict[str, Any]]:
+    def seed(
+        self,
+        count: int,
+        *,
+        start: int = 1_600_000_000,
+        spacing: int = 60,
+        account: str = PLATFORM_ACCOUNT,
+        created: Iterable[int] | None = None,
+        **overrides: Any,
+    ) -> list[dict[str, Any]]:
         """Add ``count`` customers (``created`` evenly spaced unless given); return them newest first."""
         store = self.store(account)
         offset = len(store.customers) + len(store.deleted)
@@ -230,8 +269,15 @@ class Handler(BaseHTTPRequestHandler):
         request_id = f"req_{secrets.token_hex(7)}"
         parts = urlsplit(self.path)
         query = parse_qsl(parts.query, keep_blank_values=True)
-        entry = {"method": "GET", "path": parts.path, "query": query, "raw_path": self.path,
-                 "headers": dict(self.headers.items()), "request_id": request_id, "time": time.monotonic()}
+        entry = {
+            "method": "GET",
+            "path": parts.path,
+            "query": query,
+            "raw_path": self.path,
+            "headers": dict(self.headers.items()),
+            "request_id": request_id,
+            "time": time.monotonic(),
+        }
         if self.server.log_requests:
             with self.server.lock:
                 self.server.requests.append(entry)
@@ -246,10 +292,13 @@ class Handler(BaseHTTPRequestHandler):
             return
         try:
             if fault and fault.status:
-                raise StripeError(fault.status, f"Injected fault {fault.status}",
-                                  type_="api_error" if fault.status >= 500 else "invalid_request_error",
-                                  code=fault.code or ("rate_limit" if fault.status == 429 else None),
-                                  headers=fault.headers)
+                raise StripeError(
+                    fault.status,
+                    f"Injected fault {fault.status}",
+                    type_="api_error" if fault.status >= 500 else "invalid_request_error",
+                    code=fault.code or ("rate_limit" if fault.status == 429 else None),
+                    headers=fault.headers,
+                )
             if self.server.over_rate_limit():
                 raise StripeError(429, "Too many requests hit the API too quickly.", code="rate_limit")
             account = self.authenticate()
@@ -257,8 +306,11 @@ class Handler(BaseHTTPRequestHandler):
             status, headers = 200, {}
         except StripeError as err:
             status, headers = err.status, err.headers
-            error: dict[str, Any] = {"type": err.type, "message": err.message,
-                                     "request_log_url": f"https://dashboard.stripe.com/logs/{request_id}"}
+            error: dict[str, Any] = {
+                "type": err.type,
+                "message": err.message,
+                "request_log_url": f"https://dashboard.stripe.com/logs/{request_id}",
+            }
             if err.code:
                 error["code"] = err.code
                 error["doc_url"] = f"https://stripe.com/docs/error-codes/{err.code.replace('_', '-')}"
@@ -282,33 +334,41 @@ class Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         key = ""
         if auth.startswith("Bearer "):
-            key = auth[len("Bearer "):]
+            key = auth[len("Bearer ") :]
         elif auth.startswith("Basic "):
             try:
-                key = base64.b64decode(auth[len("Basic "):]).decode().split(":", 1)[0]
+                key = base64.b64decode(auth[len("Basic ") :]).decode().split(":", 1)[0]
             except ValueError:
                 key = ""
         if not key:
             raise StripeError(401, "You did not provide an API key.")
         if key not in self.server.api_keys and key not in self.server.forbidden_keys:
-            raise StripeError(401, f"Invalid API Key provided: {key[:8]}{'*' * 8}{key[-4:]}",
-                              code="api_key_invalid")
+            raise StripeError(
+                401, f"Invalid API Key provided: {key[:8]}{'*' * 8}{key[-4:]}", code="api_key_invalid"
+            )
         if key in self.server.forbidden_keys:
-            raise StripeError(403, "The provided key does not have the required permissions for this "
-                              "endpoint. Having the 'rak_customer_read' permission would allow this request.",
-                              code="secret_key_required")
+            raise StripeError(
+                403,
+                "The provided key does not have the required permissions for this "
+                "endpoint. Having the 'rak_customer_read' permission would allow this request.",
+                code="secret_key_required",
+            )
         account = self.headers.get("Stripe-Account", PLATFORM_ACCOUNT)
         if account != PLATFORM_ACCOUNT and account not in self.server.accounts:
-            raise StripeError(403, f"The provided key does not have access to account '{account}' "
-                              "(or that account does not exist).", type_="invalid_request_error",
-                              code="account_invalid")
+            raise StripeError(
+                403,
+                f"The provided key does not have access to account '{account}' "
+                "(or that account does not exist).",
+                type_="invalid_request_error",
+                code="account_invalid",
+            )
         return self.server.accounts[account]
 
     def route(self, path: str, query: list[tuple[str, str]], store: Store) -> dict[str, Any]:
         if path == "/v1/customers":
             return self.list_customers(query, store)
         if path.startswith("/v1/customers/") and path.count("/") == 3:
-            return self.get_customer(unquote(path[len("/v1/customers/"):]), query, store)
+            return self.get_customer(unquote(path[len("/v1/customers/") :]), query, store)
         raise StripeError(404, f"Unrecognized request URL (GET: {path}).")
 
     def get_customer(self, customer_id: str, query: list[tuple[str, str]], store: Store) -> dict[str, Any]:
@@ -328,7 +388,7 @@ class Handler(BaseHTTPRequestHandler):
         created: dict[str, int] = {}
         for key, value in query:
             if key.startswith("created[") and key.endswith("]"):
-                op = key[len("created["):-1]
+                op = key[len("created[") : -1]
                 if op not in ("gt", "gte", "lt", "lte"):
                     raise StripeError(400, f"Received unknown parameter: {key}", param=key)
                 created[op] = self.integer(value, key)
@@ -340,22 +400,30 @@ class Handler(BaseHTTPRequestHandler):
                 raise StripeError(400, f"Received unknown parameter: {key}", param=key)
         limit = self.integer(params.get("limit", "10"), "limit")
         if not 1 <= limit <= 100:
-            raise StripeError(400, "This value must be between 1 and 100 (it currently is "
-                              f"{limit}).", param="limit")
+            raise StripeError(
+                400, f"This value must be between 1 and 100 (it currently is {limit}).", param="limit"
+            )
         if params.get("starting_after") and params.get("ending_before"):
-            raise StripeError(400, "You may only specify one of these parameters: ending_before, "
-                              "starting_after.", param="ending_before")
+            raise StripeError(
+                400,
+                "You may only specify one of these parameters: ending_before, starting_after.",
+                param="ending_before",
+            )
         email = params.get("email")
         if email is not None and len(email) > 512:
             raise StripeError(400, "Invalid string: too long (max 512).", param="email")
         lower = max(created.get("gte", 0), created.get("gt", -1) + 1, created.get("eq", 0))
-        upper = min(created.get("lt", 2**53), created.get("lte", 2**53) + 1,
-                    created["eq"] + 1 if "eq" in created else 2**53)
+        upper = min(
+            created.get("lt", 2**53),
+            created.get("lte", 2**53) + 1,
+            created["eq"] + 1 if "eq" in created else 2**53,
+        )
         test_clock = params.get("test_clock")
 
         def matches(customer: dict[str, Any]) -> bool:
-            return ((email is None or customer.get("email") == email)
-                    and (test_clock is None or customer.get("test_clock") == test_clock))
+            return (email is None or customer.get("email") == email) and (
+                test_clock is None or customer.get("test_clock") == test_clock
+            )
 
         with self.server.lock:
             keys, customers = store.keys, store.customers
@@ -369,8 +437,9 @@ class Handler(BaseHTTPRequestHandler):
                 position = store.index.get(cursor)
                 if position is None:
                     which = "starting_after" if params.get("starting_after") else "ending_before"
-                    raise StripeError(400, f"No such customer: '{cursor}'", code="resource_missing",
-                                      param=which)
+                    raise StripeError(
+                        400, f"No such customer: '{cursor}'", code="resource_missing", param=which
+                    )
             if params.get("ending_before"):
                 # Objects newer than the cursor, the oldest `limit` of them, shown newest first.
                 i = max(store.index[params["ending_before"]] + 1, lo)
@@ -422,10 +491,8 @@ def main() -> None:
     span = args.days * 86400
     server.seed(args.customers, created=sorted(now - rng.randrange(span) for _ in range(args.customers)))
     print(server.url, flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

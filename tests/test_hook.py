@@ -67,7 +67,7 @@ def test_list_customers_cursors_and_filters(stripe_conn: FakeStripe):
         {"gte": 1_600_000_600, "lt": 1_600_001_200},
         {"gt": 1_600_000_540, "lte": 1_600_001_140},
         {"gte": "2020-09-13T12:36:40Z", "lt": pendulum.from_timestamp(1_600_001_200)},
-        {"gte": dt.datetime.fromtimestamp(1_600_000_600, dt.timezone.utc), "lt": "1600001200"},
+        {"gte": dt.datetime.fromtimestamp(1_600_000_600, dt.UTC), "lt": "1600001200"},
     ],
 )
 def test_created_range_in_every_form(stripe_conn: FakeStripe, created):
@@ -81,7 +81,9 @@ def test_created_exact_second_and_encoding(stripe_conn: FakeStripe):
     customers = stripe_conn.seed(5)
     page = StripeHook().list_customers(created=customers[2]["created"])
     assert ids(page["data"]) == [customers[2]["id"]]
-    StripeHook().list_customers(created={"gte": 10, "lt": 20}, expand=["data.default_source"], test_clock="clock_1")
+    StripeHook().list_customers(
+        created={"gte": 10, "lt": 20}, expand=["data.default_source"], test_clock="clock_1"
+    )
     query = stripe_conn.requests[-1]["query"]
     assert ("created[gte]", "10") in query and ("created[lt]", "20") in query
     assert ("expand[]", "data.default_source") in query and ("test_clock", "clock_1") in query
@@ -123,7 +125,9 @@ def test_iter_customers_backwards_with_ending_before(stripe_conn: FakeStripe):
 
 def test_iter_customers_starting_after(stripe_conn: FakeStripe):
     customers = stripe_conn.seed(30)
-    assert ids(StripeHook().iter_customers(page_size=4, starting_after=customers[9]["id"])) == ids(customers[10:])
+    assert ids(StripeHook().iter_customers(page_size=4, starting_after=customers[9]["id"])) == ids(
+        customers[10:]
+    )
 
 
 def test_records_are_returned_exactly_as_sent(stripe_conn: FakeStripe):
@@ -139,11 +143,20 @@ def test_get_customer_live_deleted_and_unknown(stripe_conn: FakeStripe):
     hook = StripeHook()
     assert hook.get_customer(customers[0]["id"]) == customers[0]
     stripe_conn.store().delete(customers[1]["id"])
-    assert hook.get_customer(customers[1]["id"]) == {"id": customers[1]["id"], "object": "customer", "deleted": True}
+    assert hook.get_customer(customers[1]["id"]) == {
+        "id": customers[1]["id"],
+        "object": "customer",
+        "deleted": True,
+    }
     with pytest.raises(StripeNotFoundError) as info:
         hook.get_customer("cus_missing")
     err = info.value
-    assert (err.http_status, err.error_type, err.code, err.param) == (404, "invalid_request_error", "resource_missing", "id")
+    assert (err.http_status, err.error_type, err.code, err.param) == (
+        404,
+        "invalid_request_error",
+        "resource_missing",
+        "id",
+    )
     assert err.request_id == stripe_conn.requests[-1]["request_id"]
     assert "No such customer: 'cus_missing'" in str(err) and err.request_id in str(err)
 
@@ -154,7 +167,9 @@ def test_get_customer_expand(stripe_conn: FakeStripe):
     assert stripe_conn.requests[-1]["query"] == [("expand[]", "default_source")]
 
 
-@pytest.mark.parametrize("evil", ["../customers", "..", ".", "a/b", "cus_1?limit=100", "cus_1#x", "cus_%2F", "a b"])
+@pytest.mark.parametrize(
+    "evil", ["../customers", "..", ".", "a/b", "cus_1?limit=100", "cus_1#x", "cus_%2F", "a b"]
+)
 def test_customer_id_is_one_escaped_path_segment(stripe_conn: FakeStripe, evil):
     with pytest.raises(StripeNotFoundError):
         StripeHook().get_customer(evil)
@@ -216,7 +231,11 @@ def test_unknown_cursor_is_stripes_400(stripe_conn: FakeStripe):
     stripe_conn.seed(2)
     with pytest.raises(StripeInvalidRequestError) as info:
         StripeHook().list_customers(starting_after="cus_nope")
-    assert (info.value.http_status, info.value.code, info.value.param) == (400, "resource_missing", "starting_after")
+    assert (info.value.http_status, info.value.code, info.value.param) == (
+        400,
+        "resource_missing",
+        "starting_after",
+    )
     assert len(stripe_conn.requests) == 1  # never retried
 
 
@@ -243,7 +262,9 @@ def test_headers_user_agent_account_version_and_session_reuse(stripe_server: Fak
 def test_keyword_arguments_override_connection_extras(stripe_server: FakeStripe, monkeypatch):
     stripe_server.seed(2, account="acct_override")
     stripe_server.seed(1, account="acct_conn")
-    monkeypatch.setenv("AIRFLOW_CONN_STRIPE_DEFAULT", conn_json(stripe_server.url, stripe_account="acct_conn", timeout="12"))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_STRIPE_DEFAULT", conn_json(stripe_server.url, stripe_account="acct_conn", timeout="12")
+    )
     hook = StripeHook(stripe_account="acct_override", timeout=3)
     assert len(hook.list_customers()["data"]) == 2
     assert hook.get_conn().timeout == 3.0
@@ -302,7 +323,9 @@ def test_test_connection_never_raises(monkeypatch):
 
 
 def test_missing_key_names_the_connection(monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_MY_STRIPE", json.dumps({"conn_type": "stripe", "host": "http://127.0.0.1:9"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MY_STRIPE", json.dumps({"conn_type": "stripe", "host": "http://127.0.0.1:9"})
+    )
     with pytest.raises(StripeConfigurationError, match="'my_stripe' has no Stripe secret key"):
         StripeHook("my_stripe").list_customers()
 
@@ -328,7 +351,9 @@ def test_live_key_never_sent_over_plain_http_except_loopback(monkeypatch, key):
 
 
 def test_default_base_url_is_stripe(monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_STRIPE_DEFAULT", json.dumps({"conn_type": "stripe", "password": "sk_test_x"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_STRIPE_DEFAULT", json.dumps({"conn_type": "stripe", "password": "sk_test_x"})
+    )
     client = StripeHook().get_conn()
     assert client.base_url == "https://api.stripe.com"
     assert client.max_retries == 5 and client.timeout == 80.0

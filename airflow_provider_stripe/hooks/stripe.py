@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
 
@@ -14,6 +14,7 @@ from airflow_provider_stripe.client import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_WAIT,
     DEFAULT_TIMEOUT,
+    ListIterator,
     StripeClient,
     base_url_from,
 )
@@ -147,7 +148,7 @@ class StripeHook(BaseHook):
         created: CreatedFilter | None = None,
         test_clock: str | None = None,
         expand: str | Iterable[str] | None = None,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> ListIterator:
         """Every matching customer, lazily, page by page (memory: one page).
 
         Validates everything before the first request. With ``ending_before``

@@ -1,0 +1,43 @@
+# Two commands: `make demo` shows the provider working; `make test` runs every check.
+# Each builds its own virtual environment from the pinned constraints.
+
+PYTHON ?= python3
+AIRFLOW_VERSION ?= 3.3.2
+# The lowest Airflow we support (declarative connection form fields arrived in 3.2).
+AIRFLOW_FLOOR ?= 3.2.0
+VENV ?= .venv
+FLOOR_VENV ?= .venv-floor
+
+.PHONY: test test-floor lint venv floor-venv clean
+
+$(VENV)/.installed-$(AIRFLOW_VERSION): pyproject.toml constraints/constraints-airflow-$(AIRFLOW_VERSION).txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet -c constraints/constraints-airflow-$(AIRFLOW_VERSION).txt -e ".[dev]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+$(FLOOR_VENV)/.installed-$(AIRFLOW_FLOOR): pyproject.toml constraints/constraints-airflow-$(AIRFLOW_FLOOR).txt
+	$(PYTHON) -m venv $(FLOOR_VENV)
+	$(FLOOR_VENV)/bin/python -m pip install --quiet -c constraints/constraints-airflow-$(AIRFLOW_FLOOR).txt -e ".[dev]"
+	rm -f $(FLOOR_VENV)/.installed-*
+	touch $@
+
+venv: $(VENV)/.installed-$(AIRFLOW_VERSION)
+floor-venv: $(FLOOR_VENV)/.installed-$(AIRFLOW_FLOOR)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+## test: ruff, mypy and the whole pytest suite on Airflow $(AIRFLOW_VERSION), then the suite on the floor.
+test: lint
+	$(VENV)/bin/python -m pytest
+	$(MAKE) test-floor
+
+## test-floor: the pytest suite on the lowest supported Airflow.
+test-floor: floor-venv
+	$(FLOOR_VENV)/bin/python -m pytest
+
+clean:
+	rm -rf $(VENV) $(FLOOR_VENV) .pytest_cache .mypy_cache .ruff_cache

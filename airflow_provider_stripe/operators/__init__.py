@@ -1,0 +1,7 @@
+"""Operators of the Stripe provider."""
+
+from __future__ import annotations
+
+from airflow_provider_stripe.operators.customers import StripeGetCustomerOperator, StripeListCustomersOperator
+
+__all__ = ["StripeGetCustomerOperator", "StripeListCustomersOperator"]

@@ -1,0 +1,242 @@
+"""Operators for Stripe customers: list (to XCom or object storage) and get."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_stripe.exceptions import StripeError
+from airflow_provider_stripe.hooks.stripe import StripeHook
+from airflow_provider_stripe.params import (
+    MAX_PAGE_SIZE,
+    CreatedFilter,
+    check_id,
+    check_int,
+    check_optional_int,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context, ObjectStoragePath
+
+    from airflow_provider_stripe.client import ListIterator
+
+STRIPE_COLOR = "#635BFF"
+LIST_URL = "/v1/customers"
+
+
+class _StripeOperator(BaseOperator):
+    """What both customer operators share: the look, and the hook they build in ``execute``."""
+
+    ui_color = STRIPE_COLOR
+    ui_fgcolor = "#FFFFFF"
+    stripe_conn_id: str
+    stripe_account: str | None
+
+    def _hook(self) -> StripeHook:
+        return StripeHook(self.stripe_conn_id, stripe_account=self.stripe_account or None)
+
+    def _output(
+        self, output_path: str | ObjectStoragePath | None, output_conn_id: str | None, output_format: str
+    ) -> ObjectStoragePath | None:
+        from airflow_provider_stripe.output import check_format, resolve_path
+
+        check_format(output_format)
+        return resolve_path(output_path, output_conn_id) if output_path else None
+
+
+class StripeListCustomersOperator(_StripeOperator):
+    """List Stripe customers, newest first, into XCom or a file in object storage.
+
+    :param stripe_conn_id: Connection of type ``stripe``.
+    :param limit: At most this many customers in total (across pages); ``None`` means all.
+    :param starting_after: Customer id cursor: only customers after (older than) it.
+    :param ending_before: Customer id cursor: only customers before (newer than) it;
+        listed oldest to newest.
+    :param email: Exact, case-sensitive email filter (kept as ``customer_email``, apart
+        from BaseOperator's alert ``email``, which ``default_args`` may still set).
+    :param created: Unix seconds, datetime or ISO-8601 string, or a range dict with
+        ``gt``/``gte``/``lt``/``lte``; e.g. ``{"gte": "{{ data_interval_start }}",
+        "lt": "{{ data_interval_end }}"}`` for exactly one data interval.
+    :param test_clock: Only customers of this test clock.
+    :param expand: Paths to expand, e.g. ``["data.default_source"]``.
+    :param stripe_account: Connect account (``acct_…``) to act on; overrides the connection.
+    :param page_size: Customers per request (1-100).
+    :param output_path: Where to write (``str`` or ``ObjectStoragePath``); without it
+        the result goes to XCom. ``.gz`` paths are gzip-compressed.
+    :param output_conn_id: Connection for the object storage of ``output_path``.
+    :param output_format: ``"jsonl"`` (one customer a line) or ``"json"`` (Stripe's list object).
+    :param max_xcom_records: Fail rather than push more than this many customers to XCom.
+    """
+
+    template_fields: Sequence[str] = (
+        "stripe_conn_id",
+        "limit",
+        "starting_after",
+        "ending_before",
+        "customer_email",
+        "created",
+        "test_clock",
+        "expand",
+        "stripe_account",
+        "page_size",
+        "output_path",
+        "output_conn_id",
+        "output_format",
+        "max_xcom_records",
+    )
+    template_fields_renderers: ClassVar[dict[str, str]] = {"created": "json", "expand": "json"}
+
+    def __init__(
+        self,
+        *,
+        stripe_conn_id: str = StripeHook.default_conn_name,
+        limit: int | None = None,
+        starting_after: str | None = None,
+        ending_before: str | None = None,
+        email: str | None = None,
+        created: CreatedFilter | None = None,
+        test_clock: str | None = None,
+        expand: str | Iterable[str] | None = None,
+        stripe_account: str | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        output_path: str | ObjectStoragePath | None = None,
+        output_conn_id: str | None = None,
+        output_format: str = "jsonl",
+        max_xcom_records: int = 1000,
+        **kwargs: Any,
+    ) -> None:
+        if email is not None and email is (kwargs.get("default_args") or {}).get("email"):
+            email = None  # that is default_args' alert address (BaseOperator takes it), not a filter
+        super().__init__(**kwargs)
+        self.stripe_conn_id = stripe_conn_id
+        self.limit = limit
+        self.starting_after = starting_after
+        self.ending_before = ending_before
+        # Not ``self.email``: BaseOperator sends failure alerts to that address.
+        self.customer_email = email
+        self.created = created
+        self.test_clock = test_clock
+        self.expand = expand
+        self.stripe_account = stripe_account
+        self.page_size = page_size
+        self.output_path = output_path
+        self.output_conn_id = output_conn_id
+        self.output_format = output_format
+        self.max_xcom_records = max_xcom_records
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        limit = check_optional_int(self.limit, "limit", minimum=1)
+        max_xcom_records = check_int(self.max_xcom_records, "max_xcom_records", minimum=0)
+        target = self._output(self.output_path, self.output_conn_id, self.output_format)
+        fetch = limit
+        if target is None:  # fetch one more than XCom may hold, to tell "too many" from "exactly enough"
+            fetch = max_xcom_records + 1 if limit is None else min(limit, max_xcom_records + 1)
+        customers = self._hook().iter_customers(
+            page_size=self.page_size,
+            max_records=fetch,
+            starting_after=self.starting_after or None,
+            ending_before=self.ending_before or None,
+            email=self.customer_email or None,
+            created=self.created,
+            test_clock=self.test_clock or None,
+            expand=self.expand or None,
+        )
+        started = time.monotonic()
+        if target is None:
+            data = list(customers)
+            if len(data) > max_xcom_records:
+                raise StripeError(
+                    f"More than max_xcom_records={max_xcom_records} customers match, too many for XCom "
+                    "(it lives in the metadata database). Set output_path to write them to object storage, "
+                    "set limit, or raise max_xcom_records."
+                )
+            self._log_summary(customers, started, "XCom")
+            return {"object": "list", "url": LIST_URL, "has_more": customers.has_more, "data": data}
+
+        from airflow_provider_stripe.output import output_summary, write_records
+
+        written = write_records(
+            target, customers, output_format=self.output_format, has_more=lambda: customers.has_more
+        )
+        self._log_summary(customers, started, str(target))
+        return output_summary(
+            target, records=written, output_format=self.output_format, has_more=customers.has_more
+        )
+
+    def _log_summary(self, customers: ListIterator, started: float, destination: str) -> None:
+        elapsed = time.monotonic() - started
+        self.log.info(
+            "Listed %d Stripe customers in %d pages to %s in %.1fs (%.0f customers/s, %d retries)%s",
+            customers.records,
+            customers.pages,
+            destination,
+            elapsed,
+            customers.records / max(elapsed, 1e-9),
+            customers.client.stats.retries,
+            "; more customers match beyond limit" if customers.has_more else "",
+        )
+
+
+class StripeGetCustomerOperator(_StripeOperator):
+    """Retrieve one Stripe customer into XCom or a JSON file in object storage.
+
+    :param stripe_conn_id: Connection of type ``stripe``.
+    :param customer_id: The customer's id (``cus_…``).
+    :param expand: Paths to expand, e.g. ``["default_source"]``.
+    :param stripe_account: Connect account (``acct_…``) to act on; overrides the connection.
+    :param output_path: Write the customer as JSON here instead of returning it.
+    :param output_conn_id: Connection for the object storage of ``output_path``.
+    :param fail_on_deleted: Fail when the customer is deleted; otherwise it is returned
+        (``{"id", "object", "deleted": true}``) with a warning.
+    """
+
+    template_fields: Sequence[str] = (
+        "stripe_conn_id",
+        "customer_id",
+        "expand",
+        "stripe_account",
+        "output_path",
+        "output_conn_id",
+    )
+    template_fields_renderers: ClassVar[dict[str, str]] = {"expand": "json"}
+
+    def __init__(
+        self,
+        *,
+        customer_id: str,
+        stripe_conn_id: str = StripeHook.default_conn_name,
+        expand: str | Iterable[str] | None = None,
+        stripe_account: str | None = None,
+        output_path: str | ObjectStoragePath | None = None,
+        output_conn_id: str | None = None,
+        fail_on_deleted: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.customer_id = customer_id
+        self.stripe_conn_id = stripe_conn_id
+        self.expand = expand
+        self.stripe_account = stripe_account
+        self.output_path = output_path
+        self.output_conn_id = output_conn_id
+        self.fail_on_deleted = fail_on_deleted
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        customer_id = check_id(self.customer_id, "customer_id")
+        target = self._output(self.output_path, self.output_conn_id, "json")
+        customer = self._hook().get_customer(customer_id, expand=self.expand or None)
+        if customer.get("deleted"):
+            if self.fail_on_deleted:
+                raise StripeError(f"Stripe customer {customer_id!r} is deleted (fail_on_deleted=True).")
+            self.log.warning("Stripe customer %s is deleted; returning Stripe's deleted object.", customer_id)
+        if target is None:
+            return customer
+
+        from airflow_provider_stripe.output import output_summary, write_object
+
+        write_object(target, customer)
+        self.log.info("Wrote Stripe customer %s to %s", customer_id, target)
+        return output_summary(target, records=1, output_format="json", has_more=False)

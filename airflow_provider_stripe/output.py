@@ -1,0 +1,107 @@
+"""Writing results to object storage, atomically.
+
+Everything is written to a temporary sibling of the destination and moved into
+place only once complete, so the destination holds either the whole new object
+or what it held before; the temporary object is removed on any failure.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+from airflow.sdk import ObjectStoragePath
+
+from airflow_provider_stripe.exceptions import StripeParameterError
+
+FORMATS = ("jsonl", "json")
+
+
+def check_format(output_format: Any) -> str:
+    """``"jsonl"`` or ``"json"``, else an error naming ``output_format``."""
+    if output_format not in FORMATS:
+        raise StripeParameterError("output_format", f"must be one of {FORMATS}, got {output_format!r}")
+    return str(output_format)
+
+
+def resolve_path(output_path: str | ObjectStoragePath, conn_id: str | None = None) -> ObjectStoragePath:
+    """An :class:`ObjectStoragePath` for a str (with ``conn_id``) or a path object as given."""
+    if isinstance(output_path, ObjectStoragePath):
+        return output_path
+    if not isinstance(output_path, str) or not output_path.strip():
+        raise StripeParameterError("output_path", f"must be a non-empty path or URI, got {output_path!r}")
+    try:
+        path = ObjectStoragePath(output_path.strip(), conn_id=conn_id or None)
+    except Exception as exc:
+        raise StripeParameterError("output_path", f"cannot use {output_path!r}: {exc}") from exc
+    if not path.name or output_path.rstrip().endswith("/"):
+        raise StripeParameterError("output_path", f"{output_path!r} names a directory, not a file")
+    return path
+
+
+def _dumps(record: Any) -> bytes:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@contextmanager
+def atomic_open(path: ObjectStoragePath) -> Iterator[IO[bytes]]:
+    """A binary file that appears at ``path`` only when the block completes (gzip for ``.gz``)."""
+    temporary = path.parent / f".{path.name}.{uuid.uuid4().hex}.partial"
+    if path.protocol in ("file", "local", ""):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with temporary.open("wb") as raw:  # type: ignore[no-untyped-call]
+            if path.name.endswith(".gz"):
+                with gzip.GzipFile(filename=path.name[:-3], fileobj=raw, mode="wb", mtime=0) as zipped:
+                    yield zipped  # type: ignore[misc]
+            else:
+                yield raw
+        temporary.fs.mv(temporary.path, path.path)
+    except BaseException:
+        if temporary.exists():
+            temporary.unlink()
+        raise
+
+
+def write_records(
+    path: ObjectStoragePath,
+    records: Iterable[dict[str, Any]],
+    *,
+    output_format: str,
+    has_more: Callable[[], bool] = lambda: False,
+    list_url: str = "/v1/customers",
+) -> int:
+    """Stream ``records`` to ``path`` as JSON Lines or as a Stripe list object; return the count.
+
+    ``has_more`` is read after the last record, for the list object's ``has_more``.
+    """
+    count = 0
+    with atomic_open(path) as out:
+        if output_format == "jsonl":
+            for record in records:
+                out.write(_dumps(record) + b"\n")
+                count += 1
+        else:
+            out.write(b'{"object":"list","url":' + _dumps(list_url) + b',"data":[')
+            for record in records:
+                out.write((b",\n" if count else b"\n") + _dumps(record))
+                count += 1
+            out.write(b'\n],"has_more":' + _dumps(has_more()) + b"}\n")
+    return count
+
+
+def write_object(path: ObjectStoragePath, obj: dict[str, Any]) -> None:
+    """Write one JSON object to ``path`` atomically."""
+    with atomic_open(path) as out:
+        out.write(_dumps(obj) + b"\n")
+
+
+def output_summary(
+    path: ObjectStoragePath, *, records: int, output_format: str, has_more: bool
+) -> dict[str, Any]:
+    """What an operator returns after writing: enough for a downstream task to read the output."""
+    return {"path": str(path), "records": records, "format": output_format, "has_more": has_more}

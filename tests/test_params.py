@@ -1,0 +1,90 @@
+"""Parameter validation and ``created`` normalisation."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pendulum
+import pytest
+
+from airflow_provider_stripe.client import base_url_from, encode_params, object_path
+from airflow_provider_stripe.exceptions import StripeParameterError
+from airflow_provider_stripe.params import created_bounds, customer_list_params, normalize_created, to_unix
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        1_700_000_000,
+        "1700000000",
+        "2023-11-14T22:13:20Z",
+        "2023-11-14T23:13:20+01:00",
+        dt.datetime(2023, 11, 14, 22, 13, 20),  # naive means UTC
+        dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.UTC),
+        pendulum.datetime(2023, 11, 14, 22, 13, 20),
+    ],
+)
+def test_to_unix_accepts_every_form(value):
+    assert to_unix(value) == 1_700_000_000
+
+
+def test_fractional_bounds_keep_their_meaning():
+    assert normalize_created({"gte": 10.5, "lt": 20.5}) == {"gte": 11, "lt": 21}
+    assert normalize_created({"gt": 10.5, "lte": 20.5}) == {"gt": 10, "lte": 20}
+    assert created_bounds({"gt": 10, "lte": 20}) == (11, 21)
+    assert created_bounds(15) == (15, 16)
+
+
+@pytest.mark.parametrize(
+    ("created", "fragment"),
+    [
+        ({}, "empty range"),
+        ({"gte": None}, "empty range"),
+        ({"from": 1}, "unknown key"),
+        ({"gte": 10, "lt": 10}, "empty range"),
+        ({"gt": 10, "lte": 10}, "empty range"),
+        ("", "empty timestamp"),
+        ("soon", "cannot parse"),
+        (True, "boolean"),
+        (-5, "not a valid timestamp"),
+        ([1, 2], "expected Unix seconds"),
+    ],
+)
+def test_bad_created(created, fragment):
+    with pytest.raises(StripeParameterError, match=fragment):
+        normalize_created(created)
+
+
+def test_customer_list_params_drops_unset_and_keeps_set():
+    assert customer_list_params() == {}
+    assert customer_list_params(limit="5", email="a@b.c", expand="data.x") == {
+        "limit": 5,
+        "email": "a@b.c",
+        "expand": ["data.x"],
+    }
+
+
+def test_encode_params_uses_stripes_brackets():
+    assert encode_params(
+        {"created": {"gte": 1, "lt": 2}, "expand": ["a", "b"], "limit": 3, "x": None, "f": True}
+    ) == [
+        ("created[gte]", "1"),
+        ("created[lt]", "2"),
+        ("expand[]", "a"),
+        ("expand[]", "b"),
+        ("limit", "3"),
+        ("f", "true"),
+    ]
+
+
+def test_object_path_escapes_everything_but_id_characters():
+    assert object_path("customers", "cus_AZaz09-_") == "customers/cus_AZaz09-_"
+    assert object_path("customers", "../x?y#z%") == "customers/%2E%2E%2Fx%3Fy%23z%25"
+    with pytest.raises(StripeParameterError):
+        object_path("customers", "")
+
+
+def test_base_url_from():
+    assert base_url_from(None) == "https://api.stripe.com"
+    assert base_url_from("proxy.local", 8443) == "https://proxy.local:8443"
+    assert base_url_from("http://127.0.0.1:5/", 9) == "http://127.0.0.1:5"
