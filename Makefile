@@ -3,8 +3,8 @@
 
 PYTHON ?= python3
 AIRFLOW_VERSION ?= 3.3.2
-# The lowest Airflow we support (declarative connection form fields arrived in 3.2).
-AIRFLOW_FLOOR ?= 3.2.0
+# The lowest Airflow we support and test.
+AIRFLOW_FLOOR ?= 3.3.0
 VENV ?= .venv
 FLOOR_VENV ?= .venv-floor
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -34,8 +35,11 @@ def resolve_path(output_path: str | ObjectStoragePath, conn_id: str | None = Non
         return output_path
     if not isinstance(output_path, str) or not output_path.strip():
         raise StripeParameterError("output_path", f"must be a non-empty path or URI, got {output_path!r}")
+    text = output_path.strip()
+    if "://" not in text:  # a plain local path: make it an absolute file:// URI
+        text = f"file://{os.path.abspath(text)}"
     try:
-        path = ObjectStoragePath(output_path.strip(), conn_id=conn_id or None)
+        path = ObjectStoragePath(text, conn_id=conn_id or None)
     except Exception as exc:
         raise StripeParameterError("output_path", f"cannot use {output_path!r}: {exc}") from exc
     if not path.name or output_path.rstrip().endswith("/"):
