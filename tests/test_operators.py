@@ -180,9 +180,7 @@ def test_failure_mid_stream_keeps_the_previous_file_and_leaves_no_temporary(
     previous = b'{"id": "cus_previous_run"}\n'
     (tmp_path / "c.jsonl").write_bytes(previous)
     # The first two pages succeed, then Stripe fails for good.
-    stripe_env.faults.extend(
-        [Fault(), Fault()] + [Fault(status=500, headers={"Stripe-Should-Retry": "false"})]
-    )
+    stripe_env.faults.extend([Fault(), Fault(), Fault(status=500, headers={"Stripe-Should-Retry": "false"})])
     dag_run, _ = run_dag(
         dag_source("""
 StripeListCustomersOperator(task_id="existing", output_path=OUT + "/c.jsonl", page_size=100)
@@ -193,7 +191,7 @@ StripeListCustomersOperator(task_id="existing", output_path=OUT + "/c.jsonl", pa
     assert (tmp_path / "c.jsonl").read_bytes() == previous
     assert [p.name for p in tmp_path.iterdir()] == ["c.jsonl"]
     stripe_env.clear_log()
-    stripe_env.faults.extend([Fault()] + [Fault(drop=True)] * 10)
+    stripe_env.faults.extend([Fault(), *[Fault(drop=True)] * 10])
     dag_run, _ = run_dag(
         dag_source("""
 StripeListCustomersOperator(task_id="fresh", output_path=OUT + "/new.jsonl.gz", page_size=100)
