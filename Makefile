@@ -8,7 +8,7 @@ AIRFLOW_FLOOR ?= 3.3.0
 VENV ?= .venv
 FLOOR_VENV ?= .venv-floor
 
-.PHONY: test test-floor lint venv floor-venv clean
+.PHONY: demo test test-floor lint venv floor-venv clean
 
 $(VENV)/.installed-$(AIRFLOW_VERSION): pyproject.toml constraints/constraints-airflow-$(AIRFLOW_VERSION).txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,3 +41,7 @@ test-floor: floor-venv
 
 clean:
 	rm -rf $(VENV) $(FLOOR_VENV) .pytest_cache .mypy_cache .ruff_cache
+
+## demo: run the nightly export example against a local sandbox (or Stripe test mode via STRIPE_API_KEY).
+demo: venv
+	$(VENV)/bin/python scripts/demo.py
