@@ -11,6 +11,7 @@ import email.utils
 import ipaddress
 import logging
 import platform
+import queue
 import random
 import threading
 import time
@@ -30,10 +31,17 @@ from airflow_provider_stripe.exceptions import (
     StripeConnectionError,
     StripeInvalidRequestError,
     StripeNotFoundError,
+    StripeParameterError,
     StripePermissionError,
     StripeRateLimitError,
 )
-from airflow_provider_stripe.params import MAX_PAGE_SIZE, check_id, check_int, check_optional_int
+from airflow_provider_stripe.params import (
+    MAX_PAGE_SIZE,
+    check_id,
+    check_int,
+    check_optional_int,
+    created_bounds,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +55,9 @@ DEFAULT_MAX_REQUESTS_PER_SECOND = 20.0
 INITIAL_BACKOFF = 0.5
 MAX_BACKOFF = 20.0
 PROGRESS_LOG_INTERVAL = 10.0
+MAX_PARALLELISM = 32
+#: When a parallel worker steals work, the owner keeps at most this many pages below its cursor.
+STEAL_CHUNK_PAGES = 10
 
 #: Statuses that are never retried, whatever the response headers say.
 NEVER_RETRY = frozenset({400, 401, 402, 403, 404})
@@ -209,6 +220,10 @@ class StripeClient:
         self.stats = ClientStats()
         self._pacer = RequestPacer(max_requests_per_second)
         self._session = requests.Session()
+        # Room for every parallel worker to keep its own connection alive.
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=MAX_PARALLELISM)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
         self._session.headers.update(self._headers(api_key))
         self._retrying = Retrying(
             retry=retry_if_exception(lambda exc: isinstance(exc, StripeAPIError) and exc.should_retry),
@@ -356,15 +371,28 @@ class StripeClient:
         *,
         page_size: int = MAX_PAGE_SIZE,
         max_records: int | None = None,
+        parallelism: int = 1,
     ) -> ListIterator:
-        """Every object of a list endpoint, lazily; see :class:`ListIterator`."""
-        return ListIterator(
-            self,
-            collection,
-            params,
-            page_size=check_int(page_size, "page_size", minimum=1, maximum=MAX_PAGE_SIZE),
-            max_records=check_optional_int(max_records, "max_records", minimum=1),
-        )
+        """Every object of a list endpoint, lazily; see :class:`ListIterator`.
+
+        ``parallelism`` > 1 fetches ``created`` windows concurrently; see
+        :class:`ParallelListIterator`.
+        """
+        page_size = check_int(page_size, "page_size", minimum=1, maximum=MAX_PAGE_SIZE)
+        max_records = check_optional_int(max_records, "max_records", minimum=1)
+        parallelism = check_int(parallelism, "parallelism", minimum=1, maximum=MAX_PARALLELISM)
+        if parallelism == 1:
+            return ListIterator(self, collection, params, page_size=page_size, max_records=max_records)
+        for name in ("starting_after", "ending_before"):
+            if params.get(name):
+                raise StripeParameterError(
+                    "parallelism", f"exports every matching object and cannot be combined with {name}"
+                )
+        if max_records is not None:
+            raise StripeParameterError(
+                "parallelism", "exports every matching object and cannot be combined with a limit"
+            )
+        return ParallelListIterator(self, collection, params, page_size=page_size, parallelism=parallelism)
 
 
 class ListIterator(Iterator[dict[str, Any]]):
@@ -384,7 +412,7 @@ class ListIterator(Iterator[dict[str, Any]]):
         params: Mapping[str, Any],
         *,
         page_size: int,
-        max_records: int | None,
+        max_records: int | None = None,
     ) -> None:
         self.client = client
         self.collection = collection
@@ -395,41 +423,62 @@ class ListIterator(Iterator[dict[str, Any]]):
         self.pages = 0
         self.records = 0
         self.started = time.monotonic()
-        self._pages = self._generate()
+        self._first_request = client.stats.requests
+        self._first_retry = client.stats.retries
+        self._last_log = self.started
+        self._objects = self._generate()
 
     def __next__(self) -> dict[str, Any]:
-        return next(self._pages)
+        return next(self._objects)
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the iterator was created."""
+        return max(time.monotonic() - self.started, 1e-9)
 
     @property
     def rate(self) -> float:
         """Records per second since the iterator was created."""
-        return self.records / max(time.monotonic() - self.started, 1e-9)
+        return self.records / self.elapsed
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests sent for this listing (retries included)."""
+        return self.client.stats.requests - self._first_request
+
+    @property
+    def retries(self) -> int:
+        """Requests that were retried for this listing."""
+        return self.client.stats.retries - self._first_retry
+
+    def summary(self) -> str:
+        """Records, pages, rates, retries and elapsed time, for the task log."""
+        requests_per_second = self.requests / self.elapsed
+        return (
+            f"{self.records} records in {self.pages} pages, {self.elapsed:.1f}s ({self.rate:.0f} records/s, "
+            f"{requests_per_second:.1f} requests/s, {self.retries} retries)"
+        )
+
+    def _count_page(self, size: int) -> None:
+        self.pages += 1
+        self.records += size
+        now = time.monotonic()
+        if now - self._last_log >= PROGRESS_LOG_INTERVAL:
+            self._last_log = now
+            log.info("Stripe %s: %s so far", self.collection, self.summary())
 
     def _generate(self) -> Iterator[dict[str, Any]]:
         params = self.params
         backwards = bool(params.get("ending_before")) and not params.get("starting_after")
         cursor_param = "ending_before" if backwards else "starting_after"
         remaining = self.max_records
-        last_log = self.started
         while True:
             params["limit"] = self.page_size if remaining is None else min(self.page_size, remaining)
             page = self.client.request(self.collection, params)
             data: list[dict[str, Any]] = page["data"]
-            self.pages += 1
-            self.records += len(data)
+            self._count_page(len(data))
             if remaining is not None:
                 remaining -= len(data)
-            now = time.monotonic()
-            if now - last_log >= PROGRESS_LOG_INTERVAL:
-                last_log = now
-                log.info(
-                    "Stripe %s: %d records in %d pages (%.0f records/s, %d retries)",
-                    self.collection,
-                    self.records,
-                    self.pages,
-                    self.rate,
-                    self.client.stats.retries,
-                )
             yield from (reversed(data) if backwards else data)
             if not page.get("has_more") or not data:
                 return
@@ -437,3 +486,187 @@ class ListIterator(Iterator[dict[str, Any]]):
                 self.has_more = True
                 return
             params[cursor_param] = data[0]["id"] if backwards else data[-1]["id"]
+
+
+@dataclass
+class _Window:
+    """A ``created`` range ``[lo, hi)`` one worker pages through, newest first (``hi`` None: open)."""
+
+    lo: int
+    hi: int | None
+    cursor: str | None = None
+    #: ``created`` of the last object fetched: the owner may still need that second (ties).
+    frontier: int | None = None
+    #: Objects per second seen in this window, or inherited from the window it was split
+    #: from until its own first page (unknown: not split).
+    density: float | None = None
+    first_created: int | None = None
+    fetched: int = 0
+    done: bool = False
+
+    def stealable(self) -> int:
+        """Seconds a thief could take from the bottom: ``[lo, frontier or hi)``."""
+        top = self.frontier if self.frontier is not None else self.hi
+        return 0 if top is None or self.done else top - self.lo
+
+    def remaining(self) -> float:
+        """Estimated objects left below the frontier (0 while the density is unknown)."""
+        span = self.stealable()
+        return 0.0 if span < 2 or self.density is None else self.density * span
+
+    def record(self, objects: list[dict[str, Any]]) -> None:
+        """Move the cursor past a page of objects and update the density estimate."""
+        self.cursor, self.frontier = objects[-1]["id"], objects[-1]["created"]
+        self.first_created = self.first_created or objects[0]["created"]
+        self.fetched += len(objects)
+        self.density = self.fetched / (self.first_created - self.frontier + 1)
+
+
+class ParallelListIterator(ListIterator):
+    """Every object of a list, fetched by ``parallelism`` workers over ``created`` windows.
+
+    The ``created`` range (the caller's bounds, or all history) is split into one
+    window per worker. Each window is paged newest first with ``created[gte]``/
+    ``created[lt]`` and a ``starting_after`` cursor. A worker whose window runs
+    dry takes over the older half of the largest remaining window (work
+    stealing): the owner's lower bound rises to the split second and anything
+    below it in an in-flight page is left to the thief, so every object is
+    fetched exactly once, ties in one second included. The newest window is open
+    above and starts from the newest object, so objects created while the export
+    runs are not included (the next incremental run picks them up). All workers
+    share the client's pacing. Order: pages arrive as workers finish them, so
+    objects are newest first within a page but not across pages; sort by
+    ``(created, id)`` if order matters. Memory: at most ``2 * parallelism`` pages
+    queued.
+    """
+
+    def __init__(
+        self,
+        client: StripeClient,
+        collection: str,
+        params: Mapping[str, Any],
+        *,
+        page_size: int,
+        parallelism: int,
+    ) -> None:
+        self.parallelism = parallelism
+        self.windows: list[_Window] = []
+        self._lock = threading.Condition()
+        self._pages_queue: queue.Queue[list[dict[str, Any]] | BaseException | None] = queue.Queue(
+            maxsize=2 * parallelism
+        )
+        self._stop = threading.Event()
+        super().__init__(client, collection, params, page_size=page_size)
+
+    def _first_window(self) -> _Window:
+        """The whole ``created`` range: the first worker pages it from the newest object down."""
+        lower, upper = created_bounds(self.params.pop("created", None))
+        return _Window(lower, None if upper >= 2**53 - 1 else upper)
+
+    def _claim(self, previous: _Window | None) -> _Window | None:
+        """The next window for a worker: steal the older half of the largest, or None when all are done."""
+        with self._lock:
+            if previous is not None:
+                self._lock.notify_all()
+            while not self._stop.is_set():
+                victim = max(self.windows, key=_Window.remaining)
+                remaining = victim.remaining()
+                # Less than two pages' worth is not worth a split: every split costs a partial page.
+                if remaining >= 2 * self.page_size and victim.density:
+                    # The owner keeps a chunk just below its frontier (half, at most
+                    # STEAL_CHUNK_PAGES pages); the thief takes everything older and pages
+                    # it from the top, so an empty old range costs it one request, not many.
+                    top = victim.frontier if victim.frontier is not None else victim.hi
+                    assert top is not None
+                    keep = min(remaining / 2, STEAL_CHUNK_PAGES * self.page_size) / victim.density
+                    mid = min(max(top - int(keep), victim.lo + 1), top - 1)
+                    stolen = _Window(victim.lo, mid, density=victim.density)
+                    victim.lo = mid
+                    self.windows.append(stolen)
+                    return stolen
+                if all(window.done for window in self.windows):
+                    return None
+                self._lock.wait(timeout=0.05)  # an open window may become stealable after its first page
+        return None
+
+    def _drain(self, window: _Window) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                created: dict[str, int] = {"gte": window.lo}
+                if window.hi is not None:
+                    created["lt"] = window.hi
+                params = {**self.params, "created": created, "limit": self.page_size}
+                if window.cursor:
+                    params["starting_after"] = window.cursor
+            page = self.client.request(self.collection, params)
+            data: list[dict[str, Any]] = page["data"]
+            with self._lock:
+                keep = data
+                if data and data[-1]["created"] < window.lo:  # a thief took that part meanwhile
+                    keep = [item for item in data if item["created"] >= window.lo]
+                if keep:
+                    window.record(keep)
+                window.done = len(keep) < len(data) or not page.get("has_more") or not data
+                done = window.done
+                if done and not window.fetched:
+                    # An empty range: the inherited density of the unexplored ranges below it is
+                    # unfounded, so do not split them until they have been seen.
+                    for other in self.windows:
+                        if not other.fetched and other.hi is not None and other.hi <= window.lo:
+                            other.density = None
+            self._put(keep)
+            if done:
+                return
+
+    def _put(self, item: list[dict[str, Any]] | BaseException | None) -> None:
+        while not self._stop.is_set():
+            try:
+                self._pages_queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _work(self, first: _Window | None) -> None:
+        try:
+            window = first or self._claim(None)
+            while window is not None:
+                self._drain(window)
+                window = self._claim(window)
+        except BaseException as exc:
+            self._put(exc)
+            with self._lock:
+                self._stop.set()
+                self._lock.notify_all()
+        finally:
+            self._put(None)
+
+    def _generate(self) -> Iterator[dict[str, Any]]:
+        # One worker starts on the whole range; the others split it as soon as its first page
+        # tells the density, so no request is spent on empty guesses.
+        self.windows = [self._first_window()]
+        workers = [
+            threading.Thread(
+                target=self._work,
+                args=(self.windows[0] if i == 0 else None,),
+                name=f"stripe-list-{i}",
+                daemon=True,
+            )
+            for i in range(self.parallelism)
+        ]
+        for worker in workers:
+            worker.start()
+        running = len(workers)
+        try:
+            while running:
+                item = self._pages_queue.get()
+                if item is None:
+                    running -= 1
+                elif isinstance(item, BaseException):
+                    raise item
+                else:
+                    self._count_page(len(item))
+                    yield from item
+        finally:
+            with self._lock:
+                self._stop.set()
+                self._lock.notify_all()

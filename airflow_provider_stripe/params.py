@@ -20,6 +20,8 @@ Timestamp = Union[int, float, str, dt.datetime, dt.date]
 #: ``created``: one timestamp (exact second) or a range ``{"gt"|"gte"|"lt"|"lte": Timestamp}``.
 CreatedFilter = Union[Timestamp, Mapping[str, Timestamp]]
 
+#: The connection id every hook and operator uses unless told otherwise.
+DEFAULT_CONN_ID = "stripe_default"
 CREATED_OPERATORS = ("gt", "gte", "lt", "lte")
 MAX_PAGE_SIZE = 100
 
@@ -175,3 +177,21 @@ def customer_list_params(
         "expand": normalize_expand(expand),
     }
     return {key: value for key, value in params.items() if value is not None}
+
+
+def split_created(created: CreatedFilter, parts: int) -> list[dict[str, int]]:
+    """Split a bounded ``created`` range into ``parts`` contiguous half-open windows.
+
+    For spreading one export over many Airflow workers: map
+    ``StripeListCustomersOperator`` over the result with ``.expand(created=...)``.
+    Every second belongs to exactly one window; fewer windows come back when the
+    range has fewer seconds than ``parts``.
+    """
+    parts = check_int(parts, "parts", minimum=1)
+    bounds = normalize_created(created)
+    if not isinstance(bounds, dict) or not bounds.keys() & {"gt", "gte"} or not bounds.keys() & {"lt", "lte"}:
+        raise StripeParameterError("created", "to split it, give a lower and an upper bound")
+    lower, upper = created_bounds(bounds)
+    count = min(parts, upper - lower)
+    edges = [lower + (upper - lower) * i // count for i in range(count)] + [upper]
+    return [{"gte": edges[i], "lt": edges[i + 1]} for i in range(count)]

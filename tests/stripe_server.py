@@ -281,6 +281,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.log_requests:
             with self.server.lock:
                 self.server.requests.append(entry)
+        limited = self.server.over_rate_limit()  # counted on arrival, as Stripe does
         fault = self.server.next_fault()
         delay = self.server.latency + (fault.delay if fault else 0.0)
         if delay:
@@ -299,7 +300,7 @@ class Handler(BaseHTTPRequestHandler):
                     code=fault.code or ("rate_limit" if fault.status == 429 else None),
                     headers=fault.headers,
                 )
-            if self.server.over_rate_limit():
+            if limited:
                 raise StripeError(429, "Too many requests hit the API too quickly.", code="rate_limit")
             account = self.authenticate()
             body = self.route(parts.path, query, account)

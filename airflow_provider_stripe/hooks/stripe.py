@@ -19,7 +19,7 @@ from airflow_provider_stripe.client import (
     base_url_from,
 )
 from airflow_provider_stripe.exceptions import StripeConfigurationError
-from airflow_provider_stripe.params import MAX_PAGE_SIZE, CreatedFilter, customer_list_params
+from airflow_provider_stripe.params import DEFAULT_CONN_ID, MAX_PAGE_SIZE, CreatedFilter, customer_list_params
 
 CUSTOMERS = "customers"
 
@@ -35,7 +35,7 @@ class StripeHook(BaseHook):
     """
 
     conn_name_attr = "stripe_conn_id"
-    default_conn_name = "stripe_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = "stripe"
     hook_name = "Stripe"
 
@@ -148,12 +148,16 @@ class StripeHook(BaseHook):
         created: CreatedFilter | None = None,
         test_clock: str | None = None,
         expand: str | Iterable[str] | None = None,
+        parallelism: int = 1,
     ) -> ListIterator:
         """Every matching customer, lazily, page by page (memory: one page).
 
         Validates everything before the first request. With ``ending_before``
         alone it pages towards the newest. The returned iterator's ``has_more``,
         ``pages`` and ``records`` describe the run once it is exhausted.
+        ``parallelism`` > 1 splits the ``created`` range over that many workers
+        sharing the hook's pacing (no cursors or ``max_records`` then; order is
+        per page, see :class:`~airflow_provider_stripe.client.ParallelListIterator`).
         """
         params = customer_list_params(
             starting_after=starting_after,
@@ -163,7 +167,9 @@ class StripeHook(BaseHook):
             test_clock=test_clock,
             expand=expand,
         )
-        return self.client.iterate(CUSTOMERS, params, page_size=page_size, max_records=max_records)
+        return self.client.iterate(
+            CUSTOMERS, params, page_size=page_size, max_records=max_records, parallelism=parallelism
+        )
 
     def test_connection(self) -> tuple[bool, str]:
         """List one customer to check the key; never raises."""

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
 from airflow_provider_stripe.exceptions import StripeError
-from airflow_provider_stripe.hooks.stripe import StripeHook
 from airflow_provider_stripe.params import (
+    DEFAULT_CONN_ID,
     MAX_PAGE_SIZE,
     CreatedFilter,
     check_id,
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
 
     from airflow_provider_stripe.client import ListIterator
+    from airflow_provider_stripe.hooks.stripe import StripeHook
 
 STRIPE_COLOR = "#635BFF"
 LIST_URL = "/v1/customers"
@@ -35,8 +35,11 @@ class _StripeOperator(BaseOperator):
     stripe_conn_id: str
     stripe_account: str | None
 
-    def _hook(self) -> StripeHook:
-        return StripeHook(self.stripe_conn_id, stripe_account=self.stripe_account or None)
+    def _hook(self, **settings: Any) -> StripeHook:
+        # Imported here: DAG files import this module, and requests is a cost only tasks should pay.
+        from airflow_provider_stripe.hooks.stripe import StripeHook
+
+        return StripeHook(self.stripe_conn_id, stripe_account=self.stripe_account or None, **settings)
 
     def _output(
         self, output_path: str | ObjectStoragePath | None, output_conn_id: str | None, output_format: str
@@ -69,6 +72,11 @@ class StripeListCustomersOperator(_StripeOperator):
     :param output_conn_id: Connection for the object storage of ``output_path``.
     :param output_format: ``"jsonl"`` (one customer a line) or ``"json"`` (Stripe's list object).
     :param max_xcom_records: Fail rather than push more than this many customers to XCom.
+    :param parallelism: Fetch ``created`` windows with this many threads (work stealing,
+        shared pacing). Exports every match: no ``limit`` or cursors; the output is
+        newest first within each page of 100, not across pages.
+    :param max_requests_per_second: Pacing for this task; overrides the connection. Give
+        each of N mapped tasks 1/N of the account's budget.
     """
 
     template_fields: Sequence[str] = (
@@ -86,13 +94,15 @@ class StripeListCustomersOperator(_StripeOperator):
         "output_conn_id",
         "output_format",
         "max_xcom_records",
+        "parallelism",
+        "max_requests_per_second",
     )
     template_fields_renderers: ClassVar[dict[str, str]] = {"created": "json", "expand": "json"}
 
     def __init__(
         self,
         *,
-        stripe_conn_id: str = StripeHook.default_conn_name,
+        stripe_conn_id: str = DEFAULT_CONN_ID,
         limit: int | None = None,
         starting_after: str | None = None,
         ending_before: str | None = None,
@@ -106,6 +116,8 @@ class StripeListCustomersOperator(_StripeOperator):
         output_conn_id: str | None = None,
         output_format: str = "jsonl",
         max_xcom_records: int = 1000,
+        parallelism: int = 1,
+        max_requests_per_second: float | None = None,
         **kwargs: Any,
     ) -> None:
         if email is not None and email is (kwargs.get("default_args") or {}).get("email"):
@@ -126,6 +138,8 @@ class StripeListCustomersOperator(_StripeOperator):
         self.output_conn_id = output_conn_id
         self.output_format = output_format
         self.max_xcom_records = max_xcom_records
+        self.parallelism = parallelism
+        self.max_requests_per_second = max_requests_per_second
 
     def execute(self, context: Context) -> dict[str, Any]:
         limit = check_optional_int(self.limit, "limit", minimum=1)
@@ -134,7 +148,7 @@ class StripeListCustomersOperator(_StripeOperator):
         fetch = limit
         if target is None:  # fetch one more than XCom may hold, to tell "too many" from "exactly enough"
             fetch = max_xcom_records + 1 if limit is None else min(limit, max_xcom_records + 1)
-        customers = self._hook().iter_customers(
+        customers = self._hook(max_requests_per_second=self.max_requests_per_second).iter_customers(
             page_size=self.page_size,
             max_records=fetch,
             starting_after=self.starting_after or None,
@@ -143,8 +157,8 @@ class StripeListCustomersOperator(_StripeOperator):
             created=self.created,
             test_clock=self.test_clock or None,
             expand=self.expand or None,
+            parallelism=self.parallelism,
         )
-        started = time.monotonic()
         if target is None:
             data = list(customers)
             if len(data) > max_xcom_records:
@@ -153,7 +167,7 @@ class StripeListCustomersOperator(_StripeOperator):
                     "(it lives in the metadata database). Set output_path to write them to object storage, "
                     "set limit, or raise max_xcom_records."
                 )
-            self._log_summary(customers, started, "XCom")
+            self._log_summary(customers, "XCom")
             return {"object": "list", "url": LIST_URL, "has_more": customers.has_more, "data": data}
 
         from airflow_provider_stripe.output import output_summary, write_records
@@ -161,23 +175,14 @@ class StripeListCustomersOperator(_StripeOperator):
         written = write_records(
             target, customers, output_format=self.output_format, has_more=lambda: customers.has_more
         )
-        self._log_summary(customers, started, str(target))
+        self._log_summary(customers, str(target))
         return output_summary(
             target, records=written, output_format=self.output_format, has_more=customers.has_more
         )
 
-    def _log_summary(self, customers: ListIterator, started: float, destination: str) -> None:
-        elapsed = time.monotonic() - started
-        self.log.info(
-            "Listed %d Stripe customers in %d pages to %s in %.1fs (%.0f customers/s, %d retries)%s",
-            customers.records,
-            customers.pages,
-            destination,
-            elapsed,
-            customers.records / max(elapsed, 1e-9),
-            customers.client.stats.retries,
-            "; more customers match beyond limit" if customers.has_more else "",
-        )
+    def _log_summary(self, customers: ListIterator, destination: str) -> None:
+        more = "; more customers match beyond limit" if customers.has_more else ""
+        self.log.info("Listed Stripe customers to %s: %s%s", destination, customers.summary(), more)
 
 
 class StripeGetCustomerOperator(_StripeOperator):
@@ -207,7 +212,7 @@ class StripeGetCustomerOperator(_StripeOperator):
         self,
         *,
         customer_id: str,
-        stripe_conn_id: str = StripeHook.default_conn_name,
+        stripe_conn_id: str = DEFAULT_CONN_ID,
         expand: str | Iterable[str] | None = None,
         stripe_account: str | None = None,
         output_path: str | ObjectStoragePath | None = None,
