@@ -8,7 +8,7 @@ AIRFLOW_FLOOR ?= 3.3.0
 VENV ?= .venv
 FLOOR_VENV ?= .venv-floor
 
-.PHONY: demo test test-floor lint venv floor-venv clean
+.PHONY: bench demo test test-floor lint venv floor-venv clean
 
 $(VENV)/.installed-$(AIRFLOW_VERSION): pyproject.toml constraints/constraints-airflow-$(AIRFLOW_VERSION).txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,3 +45,12 @@ clean:
 ## demo: run the nightly export example against a local sandbox (or Stripe test mode via STRIPE_API_KEY).
 demo: venv
 	$(VENV)/bin/python scripts/demo.py
+
+## bench: the benchmark table (BENCHMARKS.md); stripe-python is installed only here, in .venv-bench.
+.venv-bench/.installed: pyproject.toml constraints/constraints-airflow-$(AIRFLOW_VERSION).txt benchmarks/requirements.txt
+	$(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install --quiet -c constraints/constraints-airflow-$(AIRFLOW_VERSION).txt -e . -r benchmarks/requirements.txt
+	touch $@
+
+bench: .venv-bench/.installed
+	.venv-bench/bin/python benchmarks/run.py --output BENCHMARKS.md

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import email.utils
 import ipaddress
+import json
 import logging
+import os
 import platform
 import queue
 import random
@@ -220,6 +222,13 @@ class StripeClient:
         self.stats = ClientStats()
         self._pacer = RequestPacer(max_requests_per_second)
         self._session = requests.Session()
+        # Read proxy and CA settings from the environment once, not on every request (requests
+        # rescans os.environ per call), and never let a ~/.netrc entry replace the key.
+        self._session.trust_env = False
+        self._session.proxies = requests.utils.get_environ_proxies(self.base_url)
+        self._session.verify = (
+            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        )
         # Room for every parallel worker to keep its own connection alive.
         adapter = requests.adapters.HTTPAdapter(pool_maxsize=MAX_PARALLELISM)
         self._session.mount("https://", adapter)
@@ -284,7 +293,7 @@ class StripeClient:
             raise StripeConnectionError(f"Request to {self.base_url} failed: {exc}") from None
         if response.status_code == 200:
             try:
-                body: dict[str, Any] = response.json()
+                body: dict[str, Any] = json.loads(response.content)
                 return body
             except ValueError:
                 raise StripeConnectionError(

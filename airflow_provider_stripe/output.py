@@ -47,8 +47,14 @@ def resolve_path(output_path: str | ObjectStoragePath, conn_id: str | None = Non
     return path
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+#: Records encoded per write: each write through ObjectStoragePath has a fixed cost (lineage
+#: tracking), so writes are batched; memory stays bounded by one batch.
+WRITE_BATCH = 500
+
+
 def _dumps(record: Any) -> bytes:
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+    return _ENCODER.encode(record).encode()
 
 
 @contextmanager
@@ -84,16 +90,27 @@ def write_records(
     ``has_more`` is read after the last record, for the list object's ``has_more``.
     """
     count = 0
+    batch: list[bytes] = []
+    jsonl = output_format == "jsonl"
     with atomic_open(path) as out:
-        if output_format == "jsonl":
-            for record in records:
-                out.write(_dumps(record) + b"\n")
-                count += 1
-        else:
-            out.write(b'{"object":"list","url":' + _dumps(list_url) + b',"data":[')
-            for record in records:
-                out.write((b",\n" if count else b"\n") + _dumps(record))
-                count += 1
+
+        def flush() -> None:
+            if jsonl:
+                out.write(b"\n".join(batch) + b"\n")
+            else:
+                out.write((b",\n" if count > len(batch) else b"") + b",\n".join(batch))
+            batch.clear()
+
+        if not jsonl:
+            out.write(b'{"object":"list","url":' + _dumps(list_url) + b',"data":[\n')
+        for record in records:
+            batch.append(_dumps(record))
+            count += 1
+            if len(batch) == WRITE_BATCH:
+                flush()
+        if batch:
+            flush()
+        if not jsonl:
             out.write(b'\n],"has_more":' + _dumps(has_more()) + b"}\n")
     return count
 

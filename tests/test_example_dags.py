@@ -100,3 +100,30 @@ def test_connect_accounts(example_env: FakeStripe, run_dag, monkeypatch, tmp_pat
     for account, customers in (("acct_1A", a), ("acct_2B", b)):
         lines = (tmp_path / "connect" / account / "customers.jsonl").read_text().splitlines()
         assert [json.loads(line) for line in lines] == customers
+
+
+def test_backfill_windows(example_env: FakeStripe, run_dag, tmp_path):
+    from airflow.models.pool import Pool
+
+    Pool.create_or_update_pool("stripe_api", slots=4, description="Stripe API budget", include_deferred=False)
+    start, end = pendulum.datetime(2024, 1, 1, tz="UTC"), pendulum.datetime(2024, 1, 11, tz="UTC")
+    inside = example_env.seed(900, start=start.int_timestamp, spacing=960)  # 900 × 16 min = 10 days
+    example_env.seed(3, start=end.int_timestamp, spacing=5)
+    results = run_example(
+        run_dag,
+        "stripe_backfill_windows",
+        run_conf={"start": start.isoformat(), "end": end.isoformat(), "windows": 5},
+    )
+    windows = results["created_windows"][1]
+    assert (
+        len(windows) == 5
+        and windows[0]["gte"] == start.int_timestamp
+        and windows[-1]["lt"] == end.int_timestamp
+    )
+    files = sorted((tmp_path / "backfill").rglob("window-*.jsonl.gz"))
+    assert [f.name for f in files] == [f"window-{i:04d}.jsonl.gz" for i in range(5)]
+    exported = [
+        json.loads(line) for f in files for line in gzip.decompress(f.read_bytes()).decode().splitlines()
+    ]
+    assert sorted(c["id"] for c in exported) == sorted(c["id"] for c in inside)
+    assert sum(results[f"export_window[{i}]"][1]["records"] for i in range(5)) == 900

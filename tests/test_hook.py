@@ -371,3 +371,24 @@ def test_server_url_query_is_well_formed(stripe_conn: FakeStripe):
     StripeHook().list_customers(email="a+b@example.com")
     raw = stripe_conn.requests[-1]["raw_path"]
     assert dict(parse_qsl(urlsplit(raw).query)) == {"email": "a+b@example.com"}
+
+
+def test_environment_proxies_are_honoured_once(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_STRIPE_DEFAULT", json.dumps({"conn_type": "stripe", "password": "sk_test_x"})
+    )
+    assert StripeHook().get_conn()._session.proxies.get("https") == "http://proxy.invalid:3128"
+    monkeypatch.setenv("NO_PROXY", "api.stripe.com")
+    assert StripeHook().get_conn()._session.proxies == {}
+
+
+def test_a_netrc_entry_never_replaces_the_key(stripe_conn: FakeStripe, monkeypatch, tmp_path):
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine 127.0.0.1 login sk_test_fromnetrc password x\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    stripe_conn.seed(1)
+    StripeHook().list_customers()
+    assert stripe_conn.requests[-1]["headers"]["Authorization"] == "Bearer sk_test_fakeserverkey"

@@ -1,0 +1,272 @@
+"""Benchmarks: throughput, memory, parallel speed-up and import cost, as ratios from one run.
+
+Usage: ``make bench`` (or ``python benchmarks/run.py [--output BENCHMARKS.md]`` in a
+venv with stripe-python installed). Every server is a local Stripe-compatible
+process on 127.0.0.1 (``tests/stripe_server.py``) with a configurable customer
+count, per-request latency and rate limit. Figures are ratios against a baseline
+measured in the same run, because absolute times on a shared machine are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "sk_test_benchmarkkey"
+
+
+@contextlib.contextmanager
+def server(customers: int, *, latency: float = 0.0, rate_limit: int | None = None) -> Iterator[str]:
+    """A fake Stripe in its own process (so its memory and CPU are not ours)."""
+    command = [
+        sys.executable,
+        str(ROOT / "tests" / "stripe_server.py"),
+        "--customers",
+        str(customers),
+        "--key",
+        KEY,
+        "--latency",
+        str(latency),
+        "--days",
+        "730",
+    ]
+    if rate_limit:
+        command += ["--rate-limit", str(rate_limit)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    url = process.stdout.readline().strip()
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def connection_env(url: str, **extra: object) -> None:
+    os.environ["AIRFLOW_CONN_STRIPE_DEFAULT"] = json.dumps(
+        {"conn_type": "stripe", "password": KEY, "host": url, "extra": extra}
+    )
+
+
+# -- 1. throughput to JSONL -------------------------------------------------------------------
+
+
+def ours(url: str, out: Path) -> int:
+    from airflow_provider_stripe.hooks.stripe import StripeHook
+    from airflow_provider_stripe.output import resolve_path, write_records
+
+    connection_env(url, max_requests_per_second=0)
+    return write_records(resolve_path(str(out)), StripeHook().iter_customers(), output_format="jsonl")
+
+
+def bare_loop(url: str, out: Path) -> int:
+    import requests
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {KEY}"
+    params: dict[str, object] = {"limit": 100}
+    count = 0
+    with out.open("w", encoding="utf-8") as handle:
+        while True:
+            page = session.get(f"{url}/v1/customers", params=params, timeout=80).json()
+            for customer in page["data"]:
+                handle.write(json.dumps(customer) + "\n")
+                count += 1
+            if not page["has_more"]:
+                return count
+            params["starting_after"] = page["data"][-1]["id"]
+
+
+def stripe_python(url: str, out: Path) -> int:
+    import stripe
+
+    client = stripe.StripeClient(KEY, base_addresses={"api": url})
+    count = 0
+    with out.open("w", encoding="utf-8") as handle:
+        for customer in client.v1.customers.list({"limit": 100}).auto_paging_iter():
+            handle.write(json.dumps(customer.to_dict()) + "\n")
+            count += 1
+    return count
+
+
+def throughput(customers: int, rounds: int) -> list[tuple[str, str]]:
+    runners: dict[str, Callable[[str, Path], int]] = {
+        "bare requests+json loop": bare_loop,
+        "airflow-provider-stripe hook": ours,
+        "stripe-python auto_paging_iter": stripe_python,
+    }
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    with server(customers) as url, tempfile.TemporaryDirectory() as tmp:
+        for _ in range(rounds):  # interleaved, so drift on a noisy machine hits all alike
+            for name, run in runners.items():
+                start = time.perf_counter()
+                count = run(url, Path(tmp) / "out.jsonl")
+                times[name].append(time.perf_counter() - start)
+                assert count == customers, (name, count)
+    base = statistics.median(times["bare requests+json loop"])
+    rows = []
+    for name, samples in times.items():
+        median = statistics.median(samples)
+        rows.append((name, f"{customers / median:,.0f} customers/s; {base / median:.2f}× the bare loop"))
+    ours_median = statistics.median(times["airflow-provider-stripe hook"])
+    sdk_median = statistics.median(times["stripe-python auto_paging_iter"])
+    rows.append(("hook vs stripe-python", f"{sdk_median / ours_median:.1f}× faster"))
+    return rows
+
+
+# -- 2. peak memory of the list operator --------------------------------------------------------
+
+RSS_PROBE = """
+import json, os, resource, sys
+from airflow_provider_stripe.operators import StripeListCustomersOperator
+out = sys.argv[1]
+op = StripeListCustomersOperator(task_id="bench", output_path=out, max_requests_per_second=0)
+result = op.execute({})
+peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"records": result["records"], "maxrss_kb": peak_kb}))
+"""
+
+
+def peak_rss(customers: int) -> tuple[int, float]:
+    with server(customers) as url, tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **os.environ,
+            "AIRFLOW_CONN_STRIPE_DEFAULT": json.dumps({"conn_type": "stripe", "password": KEY, "host": url}),
+        }
+        result = subprocess.run(
+            [sys.executable, "-c", RSS_PROBE, f"{tmp}/customers.jsonl.gz"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        probe = json.loads(result.stdout.strip().splitlines()[-1])
+        assert probe["records"] == customers
+        return customers, probe["maxrss_kb"] / 1024
+
+
+# -- 3. parallel at Stripe's rate limit ----------------------------------------------------------
+
+
+def parallel(customers: int, latency: float, limit: int, rate: float) -> list[tuple[str, str]]:
+    from airflow_provider_stripe.hooks.stripe import StripeHook
+
+    rows = []
+    results = {}
+    with server(customers, latency=latency, rate_limit=limit) as url:
+        connection_env(url, max_requests_per_second=rate, max_retries=0)
+        for parallelism in (1, 10):
+            hook = StripeHook()
+            start = time.perf_counter()
+            iterator = hook.iter_customers(parallelism=parallelism)
+            count = sum(1 for _ in iterator)
+            elapsed = time.perf_counter() - start
+            assert count == customers
+            results[parallelism] = customers / elapsed
+            rows.append(
+                (
+                    f"parallelism={parallelism}",
+                    f"{customers / elapsed:,.0f} customers/s ({iterator.requests} requests, "
+                    f"{iterator.requests / elapsed:.1f} req/s, {iterator.retries} retries/429s)",
+                )
+            )
+    rows.append(("speed-up", f"{results[10] / results[1]:.1f}× sequential"))
+    return rows
+
+
+# -- 4. import cost -------------------------------------------------------------------------------
+
+IMPORT_PROBE = """
+import time
+t0 = time.perf_counter()
+import airflow.sdk
+from airflow.sdk import BaseOperator
+t1 = time.perf_counter()
+{extra}
+t2 = time.perf_counter()
+print(t2 - t1, t1 - t0)
+"""
+
+
+def import_cost(rounds: int = 7) -> list[tuple[str, str]]:
+    added = []
+    base = []
+    for _ in range(rounds):
+        with_ops = subprocess.run(
+            [sys.executable, "-c", IMPORT_PROBE.format(extra="import airflow_provider_stripe.operators")],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        added.append(float(with_ops[0]))
+        base.append(float(with_ops[1]))
+    return [
+        ("import airflow.sdk", f"{statistics.median(base) * 1000:.0f} ms"),
+        ("+ import airflow_provider_stripe.operators", f"+{statistics.median(added) * 1000:.1f} ms"),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", help="also write the Markdown table to this file")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test")
+    args = parser.parse_args()
+    small, large = (2_000, 20_000) if args.quick else (20_000, 200_000)
+    os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="stripe-bench-"))
+    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+    sections: list[tuple[str, list[tuple[str, str]]]] = []
+    sections.append(
+        (
+            f"1. Throughput to JSONL, {small:,} customers, no latency, pacing off (median of {args.rounds})",
+            throughput(small, args.rounds),
+        )
+    )
+    rss = [peak_rss(n) for n in (small, large)]
+    sections.append(
+        (
+            "2. Peak RSS, list operator writing .jsonl.gz",
+            [
+                *[(f"{n:,} customers", f"{mb:.1f} MB") for n, mb in rss],
+                (f"{large:,} − {small:,}", f"{rss[1][1] - rss[0][1]:+.1f} MB"),
+            ],
+        )
+    )
+    count = 1_000 if args.quick else 10_000
+    for latency in (0.2, 0.4):
+        sections.append(
+            (
+                f"3. {count:,} customers, {latency * 1000:.0f} ms per request, "
+                "server limit 25 req/s, pacing 24 req/s",
+                parallel(count, latency, 25, 24),
+            )
+        )
+    sections.append(("4. Import cost (median of 7 fresh interpreters)", import_cost()))
+
+    lines = [
+        f"Command: `make bench` · {time.strftime('%Y-%m-%d')} · Python {platform.python_version()} · "
+        f"{platform.machine()}, {os.cpu_count()} cores · {platform.platform()}",
+        "",
+    ]
+    for title, rows in sections:
+        lines += [f"### {title}", "", "| | |", "|---|---|", *[f"| {a} | {b} |" for a, b in rows], ""]
+    text = "\n".join(lines)
+    print(text)
+    if args.output:
+        Path(args.output).write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
