@@ -46,11 +46,11 @@ clean:
 demo: venv
 	$(VENV)/bin/python scripts/demo.py
 
-## bench: the benchmark table (BENCHMARKS.md); stripe-python is installed only here, in .venv-bench.
+## bench: print the benchmark table (see BENCHMARKS.md); stripe-python is installed only here, in .venv-bench.
 .venv-bench/.installed: pyproject.toml constraints/constraints-airflow-$(AIRFLOW_VERSION).txt benchmarks/requirements.txt
 	$(PYTHON) -m venv .venv-bench
 	.venv-bench/bin/python -m pip install --quiet -c constraints/constraints-airflow-$(AIRFLOW_VERSION).txt -e . -r benchmarks/requirements.txt
 	touch $@
 
 bench: .venv-bench/.installed
-	.venv-bench/bin/python benchmarks/run.py --output BENCHMARKS.md
+	.venv-bench/bin/python benchmarks/run.py
