@@ -41,6 +41,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_stripe.operators.customers"],
             }
         ],
+        "extra-links": ["airflow_provider_stripe.links.StripeCustomerLink"],
         "connection-types": [
             {
                 "connection-type": "stripe",

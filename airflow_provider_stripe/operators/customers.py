@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator
 
 from airflow_provider_stripe.exceptions import StripeError
+from airflow_provider_stripe.links import StripeCustomerLink, customer_dashboard_url
 from airflow_provider_stripe.params import (
     DEFAULT_CONN_ID,
     MAX_PAGE_SIZE,
@@ -34,12 +35,43 @@ class _StripeOperator(BaseOperator):
     ui_fgcolor = "#FFFFFF"
     stripe_conn_id: str
     stripe_account: str | None
+    #: What the last run read (key mode, Connect account) and wrote, for OpenLineage.
+    _lineage_source: tuple[str, str | None] | None = None
+    _lineage_target: ObjectStoragePath | None = None
 
     def _hook(self, **settings: Any) -> StripeHook:
         # Imported here: DAG files import this module, and requests is a cost only tasks should pay.
         from airflow_provider_stripe.hooks.stripe import StripeHook
 
-        return StripeHook(self.stripe_conn_id, stripe_account=self.stripe_account or None, **settings)
+        hook = StripeHook(self.stripe_conn_id, stripe_account=self.stripe_account or None, **settings)
+        client = hook.get_conn()
+        self._lineage_source = (client.mode, client.stripe_account)
+        return hook
+
+    def _written(
+        self, context: Context, target: ObjectStoragePath, summary: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Remember the output for lineage, and put the summary on every Asset outlet's event."""
+        from airflow.sdk import Asset
+
+        self._lineage_target = target
+        for outlet in self.outlets:
+            if isinstance(outlet, Asset):
+                context["outlet_events"][outlet].extra.update(summary)
+        return summary
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Input: the account's customers (``stripe://<mode>/<account>``); output: the written file."""
+        from airflow.providers.common.compat.openlineage.facet import Dataset
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        mode, account = self._lineage_source or ("unknown", None)
+        inputs = [Dataset(namespace=f"stripe://{mode}/{account or 'platform'}", name="customers")]
+        outputs = []
+        if (target := self._lineage_target) is not None:
+            bucket = f"{target.bucket}/" if target.bucket else ""
+            outputs.append(Dataset(namespace=target.namespace, name=target.path.removeprefix(bucket)))
+        return OperatorLineage(inputs=inputs, outputs=outputs)
 
     def _output(
         self, output_path: str | ObjectStoragePath | None, output_conn_id: str | None, output_format: str
@@ -176,9 +208,10 @@ class StripeListCustomersOperator(_StripeOperator):
             target, customers, output_format=self.output_format, has_more=lambda: customers.has_more
         )
         self._log_summary(customers, str(target))
-        return output_summary(
+        summary = output_summary(
             target, records=written, output_format=self.output_format, has_more=customers.has_more
         )
+        return self._written(context, target, summary)
 
     def _log_summary(self, customers: ListIterator, destination: str) -> None:
         more = "; more customers match beyond limit" if customers.has_more else ""
@@ -207,6 +240,7 @@ class StripeGetCustomerOperator(_StripeOperator):
         "output_conn_id",
     )
     template_fields_renderers: ClassVar[dict[str, str]] = {"expand": "json"}
+    operator_extra_links = (StripeCustomerLink(),)
 
     def __init__(
         self,
@@ -233,6 +267,8 @@ class StripeGetCustomerOperator(_StripeOperator):
         customer_id = check_id(self.customer_id, "customer_id")
         target = self._output(self.output_path, self.output_conn_id, "json")
         customer = self._hook().get_customer(customer_id, expand=self.expand or None)
+        mode, account = self._lineage_source or ("unknown", None)
+        self.stripe_dashboard_url = customer_dashboard_url(customer_id, mode=mode, stripe_account=account)
         if customer.get("deleted"):
             if self.fail_on_deleted:
                 raise StripeError(f"Stripe customer {customer_id!r} is deleted (fail_on_deleted=True).")
@@ -244,4 +280,6 @@ class StripeGetCustomerOperator(_StripeOperator):
 
         write_object(target, customer)
         self.log.info("Wrote Stripe customer %s to %s", customer_id, target)
-        return output_summary(target, records=1, output_format="json", has_more=False)
+        return self._written(
+            context, target, output_summary(target, records=1, output_format="json", has_more=False)
+        )

@@ -1,0 +1,39 @@
+"""Extra links: jump from a task to the object in the Stripe Dashboard."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from airflow.sdk import BaseOperatorLink
+
+if TYPE_CHECKING:
+    from airflow.sdk import BaseOperator
+    from airflow.sdk.types import TaskInstanceKey
+
+DASHBOARD = "https://dashboard.stripe.com"
+
+
+def customer_dashboard_url(customer_id: str, *, mode: str, stripe_account: str | None = None) -> str:
+    """The customer's page: ``/{acct_…}/test/customers/{id}``, account and ``test`` as they apply."""
+    parts = [DASHBOARD]
+    if stripe_account:
+        parts.append(quote(stripe_account, safe=""))
+    if mode != "live":
+        parts.append("test")
+    parts += ["customers", quote(customer_id, safe="")]
+    return "/".join(parts)
+
+
+class StripeCustomerLink(BaseOperatorLink):
+    """ "Stripe Dashboard" on a task that retrieved a customer.
+
+    The task records the URL while it runs (it knows the key's mode and the
+    account then); Airflow stores what this returns as the link.
+    """
+
+    name = "Stripe Dashboard"
+
+    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
+        url: Any = getattr(operator, "stripe_dashboard_url", None)
+        return url if isinstance(url, str) else ""
