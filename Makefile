@@ -8,7 +8,7 @@ AIRFLOW_FLOOR ?= 3.3.0
 VENV ?= .venv
 FLOOR_VENV ?= .venv-floor
 
-.PHONY: bench demo test test-floor lint venv floor-venv clean
+.PHONY: bench browser demo test test-floor lint venv floor-venv clean
 
 $(VENV)/.installed-$(AIRFLOW_VERSION): pyproject.toml constraints/constraints-airflow-$(AIRFLOW_VERSION).txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,13 +30,18 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+## browser: Debian's Chromium and ChromeDriver for the connection-form test (never a downloaded browser).
+browser:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
 ## test: ruff, mypy and the whole pytest suite on Airflow $(AIRFLOW_VERSION), then the suite on the floor.
-test: lint
+test: lint browser
 	$(VENV)/bin/python -m pytest
 	$(MAKE) test-floor
 
 ## test-floor: the pytest suite on the lowest supported Airflow.
-test-floor: floor-venv
+test-floor: floor-venv browser
 	$(FLOOR_VENV)/bin/python -m pytest
 
 clean:
