@@ -100,3 +100,29 @@ def task_results(dag_run: Any) -> dict[str, Any]:
         value = ti.xcom_pull(task_ids=ti.task_id, map_indexes=ti.map_index) if ti.state == "success" else None
         results[key] = (str(ti.state), value)
     return results
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_serving(url: str, process: subprocess.Popen[Any], *, timeout: float, what: str) -> None:
+    """Poll ``url`` until it answers over HTTP; fail clearly if ``process`` exits or time runs out."""
+    import time
+
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            requests.get(url, timeout=2)
+            return
+        except requests.ConnectionError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not start (exit code {process.poll()})") from None
+            time.sleep(0.2)

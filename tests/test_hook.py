@@ -392,3 +392,86 @@ def test_a_netrc_entry_never_replaces_the_key(stripe_conn: FakeStripe, monkeypat
     stripe_conn.seed(1)
     StripeHook().list_customers()
     assert stripe_conn.requests[-1]["headers"]["Authorization"] == "Bearer sk_test_fakeserverkey"
+
+
+def test_connection_from_the_metadata_database(stripe_server: FakeStripe, run_dag):
+    """Inside a task, the connection comes from the metadata DB (through the execution API)."""
+    from airflow.models.connection import Connection as ConnectionModel
+    from airflow.utils.session import create_session
+
+    from tests.conftest import task_results
+
+    stripe_server.seed(2)
+    with create_session() as session:
+        session.query(ConnectionModel).filter(ConnectionModel.conn_id == "stripe_from_db").delete()
+        session.add(
+            ConnectionModel(
+                conn_id="stripe_from_db",
+                conn_type="stripe",
+                host=stripe_server.url,
+                password="sk_test_fakeserverkey",
+                extra=json.dumps({"max_retries": 2}),
+            )
+        )
+    dag_run, _ = run_dag(
+        """
+        import pendulum
+        from airflow.sdk import DAG, task
+        from airflow_provider_stripe.hooks.stripe import StripeHook
+        with DAG("DAG_ID", schedule=None, start_date=pendulum.datetime(2024, 1, 1)) as dag:
+            @task
+            def from_db():
+                hook = StripeHook("stripe_from_db")
+                return [len(hook.list_customers()["data"]), hook.get_conn().max_retries]
+            from_db()
+        """
+    )
+    assert task_results(dag_run)["from_db"] == ("success", [2, 2])
+
+
+def test_connection_from_a_secrets_backend(stripe_server: FakeStripe, tmp_path):
+    """A configured secrets backend (the local-filesystem one) serves the connection."""
+    import subprocess
+    import sys
+
+    stripe_server.seed(3)
+    connections = tmp_path / "connections.json"
+    connections.write_text(
+        json.dumps(
+            {
+                "stripe_vault": {
+                    "conn_type": "stripe",
+                    "host": stripe_server.url,
+                    "password": "sk_test_fakeserverkey",
+                }
+            }
+        )
+    )
+    env = {
+        **__import__("os").environ,
+        "AIRFLOW__SECRETS__BACKEND": "airflow.secrets.local_filesystem.LocalFilesystemBackend",
+        "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps({"connections_file_path": str(connections)}),
+    }
+    script = (
+        "from airflow_provider_stripe.hooks.stripe import StripeHook\n"
+        "print(len(StripeHook('stripe_vault').list_customers()['data']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "3"
+    assert "sk_test_fakeserverkey" not in result.stdout + result.stderr
+
+
+def test_progress_is_logged_with_records_pages_rate_and_retries(stripe_conn: FakeStripe, monkeypatch, caplog):
+    import logging
+
+    stripe_conn.seed(300)
+    monkeypatch.setattr("airflow_provider_stripe.client.PROGRESS_LOG_INTERVAL", 0.0)
+    with caplog.at_level(logging.INFO, logger="airflow_provider_stripe.client"):
+        assert len(list(StripeHook().iter_customers(page_size=100))) == 300
+    progress = [r.getMessage() for r in caplog.records if "so far" in r.getMessage()]
+    assert len(progress) == 3
+    assert progress[-1].startswith("Stripe customers: 300 records in 3 pages")
+    assert "records/s" in progress[-1] and "requests/s" in progress[-1] and "0 retries" in progress[-1]

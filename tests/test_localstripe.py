@@ -14,10 +14,8 @@ localstripe differs from Stripe in ways this test works around (our own server i
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,16 +24,10 @@ import requests
 
 from airflow_provider_stripe.exceptions import StripeNotFoundError
 from airflow_provider_stripe.hooks.stripe import StripeHook
-from tests.conftest import conn_json, task_results
+from tests.conftest import conn_json, free_port, task_results, wait_until_serving
 
 KEY = "sk_test_localstripe123"
 RUNNER = Path(__file__).resolve().parent / "localstripe_runner.py"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -45,19 +37,11 @@ def localstripe(tmp_path_factory) -> Iterator[str]:
     process = subprocess.Popen(
         [sys.executable, str(RUNNER), str(port), str(state)],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{url}/v1/customers", auth=(KEY, ""), timeout=1)
-                break
-            except requests.ConnectionError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"localstripe did not start: {process.stderr.read().decode()[-2000:]}")
-                time.sleep(0.2)
+        wait_until_serving(f"{url}/v1/customers", process, timeout=30, what="localstripe")
         yield url
     finally:
         process.terminate()
