@@ -39,6 +39,7 @@ from airflow_provider_stripe.exceptions import (
 )
 from airflow_provider_stripe.params import (
     MAX_PAGE_SIZE,
+    NO_UPPER_BOUND,
     check_id,
     check_int,
     check_optional_int,
@@ -570,10 +571,10 @@ class ParallelListIterator(ListIterator):
     def _first_window(self) -> _Window:
         """The whole ``created`` range: the first worker pages it from the newest object down."""
         lower, upper = created_bounds(self.params.pop("created", None))
-        return _Window(lower, None if upper >= 2**53 - 1 else upper)
+        return _Window(lower, None if upper >= NO_UPPER_BOUND else upper)
 
     def _claim(self, previous: _Window | None) -> _Window | None:
-        """The next window for a worker: steal the older half of the largest, or None when all are done."""
+        """The next window for a worker (the older part of the busiest window), or None when all are done."""
         with self._lock:
             if previous is not None:
                 self._lock.notify_all()

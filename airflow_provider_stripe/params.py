@@ -24,6 +24,8 @@ CreatedFilter = Union[Timestamp, Mapping[str, Timestamp]]
 DEFAULT_CONN_ID = "stripe_default"
 CREATED_OPERATORS = ("gt", "gte", "lt", "lte")
 MAX_PAGE_SIZE = 100
+#: The exclusive upper bound :func:`created_bounds` gives a range that has none.
+NO_UPPER_BOUND = 2**53
 
 
 def to_unix(value: Any, param: str = "created", *, round_up: bool = False) -> int:
@@ -95,11 +97,11 @@ def normalize_created(created: CreatedFilter | None) -> int | dict[str, int] | N
 def created_bounds(created: int | Mapping[str, int] | None) -> tuple[int, int]:
     """The half-open interval ``[lower, upper)`` of Unix seconds a normalised ``created`` selects."""
     if created is None:
-        return 0, 2**53
+        return 0, NO_UPPER_BOUND
     if isinstance(created, int):
         return created, created + 1
     lower = max(created.get("gte", 0), created.get("gt", -1) + 1)
-    upper = min(created.get("lt", 2**53), created.get("lte", 2**53 - 1) + 1)
+    upper = min(created.get("lt", NO_UPPER_BOUND), created.get("lte", NO_UPPER_BOUND - 1) + 1)
     return lower, upper
 
 
