@@ -8,22 +8,30 @@ connections or operators, so it stays fast and easy to test; the hook builds a
 from __future__ import annotations
 
 import email.utils
+import http.client
 import ipaddress
 import json
 import logging
+import math
 import os
 import platform
 import queue
 import random
+import re
+import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
+import urllib3
 from tenacity import RetryCallState, Retrying, retry_if_exception
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from airflow_provider_stripe import __version__
 from airflow_provider_stripe.exceptions import (
@@ -36,13 +44,17 @@ from airflow_provider_stripe.exceptions import (
     StripeParameterError,
     StripePermissionError,
     StripeRateLimitError,
+    StripeRequestError,
+    StripeResponseError,
 )
 from airflow_provider_stripe.params import (
     MAX_PAGE_SIZE,
     NO_UPPER_BOUND,
     check_id,
     check_int,
+    check_number,
     check_optional_int,
+    check_rate,
     created_bounds,
 )
 
@@ -73,6 +85,19 @@ _ERROR_CLASSES: dict[int, type[StripeAPIError]] = {
 }
 _LIVE_PREFIXES = ("sk_live_", "rk_live_")
 _TEST_PREFIXES = ("sk_test_", "rk_test_")
+#: Every character of a Stripe API key; anything else (spaces, line breaks, non-ASCII) is refused.
+_KEY_ALPHABET = re.compile(r"[A-Za-z0-9_]+")
+#: Characters no API base URL may hold: HTTP stacks and URL parsers disagree about them.
+_URL_FORBIDDEN = re.compile(r"[\s\\\x00-\x1f\x7f-\uffff]")
+#: Transport failures that a new attempt can fix: nothing, or only part of an answer, arrived.
+_DROPPED = (
+    requests.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    http.client.HTTPException,
+    urllib3.exceptions.HTTPError,
+    OSError,
+)
 
 
 def key_mode(api_key: str) -> str:
@@ -98,9 +123,43 @@ def base_url_from(host: str | None, port: int | None = None) -> str:
     url = (host or "").strip().rstrip("/") or DEFAULT_BASE_URL
     if "://" not in url:
         url = f"https://{url}"
-    if port and urlsplit(url).port is None:
+    if port and "@" not in url and not re.search(r":\d+$", urlsplit(url).netloc):
         url = f"{url}:{port}"
     return url
+
+
+def check_base_url(url: str) -> str:
+    """Accept only ``http(s)://host[:port][/path]`` and return the host requests will connect to.
+
+    The host is read with urllib3's parser (the one requests connects with) and
+    must agree with the standard library's, so a URL such as
+    ``http://evil.example\\@127.0.0.1`` cannot pass a loopback check for one host
+    and connect to another. Messages never echo a URL that may hold credentials.
+    """
+    if "@" in url:
+        raise StripeConfigurationError(
+            "The API base URL must not hold credentials (user:password@): "
+            "the Stripe key goes in the connection's password field."
+        )
+    if _URL_FORBIDDEN.search(url):
+        raise StripeConfigurationError(
+            "The API base URL must not hold whitespace, backslashes, control or non-ASCII characters "
+            f"(got {url!r}); write an international host name in its xn-- form."
+        )
+    try:
+        parts = urlsplit(url)
+        stdlib_host, stdlib_port = parts.hostname, parts.port
+        parsed = urllib3.util.parse_url(url)
+    except (ValueError, urllib3.exceptions.LocationParseError):
+        raise StripeConfigurationError(f"API base URL {url!r} has no valid host or port.") from None
+    if parts.scheme not in ("http", "https") or not stdlib_host:
+        raise StripeConfigurationError(f"API base URL {url!r} is not an http(s) URL.")
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise StripeConfigurationError(f"API base URL {url!r} must not have a query or a fragment.")
+    host = (parsed.host or "").strip("[]").lower()
+    if host != stdlib_host or parsed.port != stdlib_port or parsed.scheme != parts.scheme:
+        raise StripeConfigurationError(f"API base URL {url!r} is ambiguous: its host cannot be told.")
+    return host
 
 
 def encode_params(params: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -128,20 +187,182 @@ def object_path(collection: str, object_id: str, param: str = "id") -> str:
     """``collection/<id>`` with the id escaped as exactly one path segment.
 
     Everything but letters, digits, ``_`` and ``-`` is percent-encoded (dots too),
-    so an id can never climb to another endpoint or add query parameters.
+    so an id can never climb to another endpoint or add query parameters;
+    :func:`~airflow_provider_stripe.params.check_id` has refused ``.`` and ``..``.
     """
     check_id(object_id, param)
     return f"{collection}/{quote(object_id, safe='').replace('.', '%2E')}"
 
 
 def _retry_after_seconds(value: str | None) -> float | None:
-    if not value:
+    """Seconds from a ``Retry-After`` header (delta seconds or an HTTP date); None if absent or malformed."""
+    if not value or not value.strip():
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value.strip() else None
-        return None if parsed is None else max(0.0, parsed.timestamp() - time.time())
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def _malformed(body: Any, expect: str | None, limit: int | None) -> str | None:
+    """What is wrong with a success body, or None: a JSON object; a list page; an object with an id."""
+    if not isinstance(body, dict):
+        return f"the body is JSON {type(body).__name__}, not an object"
+    if expect == "object":
+        return None if isinstance(body.get("id"), str) and body["id"] else "the object has no id"
+    if expect is None:
+        return None
+    data = body.get("data")
+    if not isinstance(data, list):
+        return "the list object has no data array"
+    if not isinstance(body.get("has_more"), bool):
+        return "the list object has no boolean has_more"
+    for position, record in enumerate(data):
+        if not isinstance(record, dict) or not isinstance(record.get("id"), str) or not record["id"]:
+            return f"record {position} of the page has no id"
+        if expect == "created_list" and (
+            not isinstance(record.get("created"), int) or isinstance(record["created"], bool)
+        ):
+            return f"record {position} of the page has no integer created"
+    if not data and body["has_more"]:
+        return "an empty page says has_more: true, so the list cannot go on"
+    if limit is not None and len(data) > limit:
+        return f"the page holds {len(data)} records, more than the limit of {limit} asked for"
+    return None
+
+
+class _Cancelled(Exception):
+    """The work this thread did was abandoned (a parallel iteration was closed)."""
+
+
+#: Per thread: the watch of the request in flight, and the event that cancels the thread's work.
+_thread = threading.local()
+
+
+def _cancel_event() -> threading.Event | None:
+    event: threading.Event | None = getattr(_thread, "cancel", None)
+    return event
+
+
+def _sleep(seconds: float) -> None:
+    """``time.sleep`` that a closed parallel iteration interrupts at once."""
+    cancel = _cancel_event()
+    if cancel is None:
+        time.sleep(seconds)
+    elif cancel.wait(seconds):
+        raise _Cancelled
+
+
+@dataclass(eq=False)
+class _Watch:
+    """One request in flight: when it must end, and the connection it runs on."""
+
+    deadline: float
+    cancel: threading.Event | None
+    connection: Any = None
+    fired: bool = False
+
+
+class _Watchdog:
+    """Bounds whole requests: shuts down the socket of any request past its deadline or cancelled.
+
+    A socket timeout only bounds each read, so a server trickling a byte at a time
+    could hold a request forever; one daemon thread per process watches every
+    request in flight instead.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._watches: set[_Watch] = set()
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def watch(self, seconds: float) -> Iterator[_Watch]:
+        watch = _Watch(time.monotonic() + seconds, _cancel_event())
+        with self._cond:
+            self._watches.add(watch)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="stripe-request-watchdog", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        _thread.watch = watch
+        try:
+            yield watch
+        finally:
+            _thread.watch = None
+            with self._cond:
+                self._watches.discard(watch)
+
+    def poke(self) -> None:
+        """Look at every watch now (a cancel event was set)."""
+        with self._cond:
+            self._cond.notify()
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                for watch in list(self._watches):
+                    cancelled = watch.cancel is not None and watch.cancel.is_set()
+                    if watch.deadline > now and not cancelled:
+                        continue
+                    sock = getattr(watch.connection, "sock", None)
+                    if sock is None:  # not connected yet (connect has its own timeout): look again soon
+                        watch.deadline = now + 0.05
+                        continue
+                    watch.fired = True
+                    self._watches.discard(watch)
+                    with suppress(OSError):
+                        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                wake = min((watch.deadline for watch in self._watches), default=now + 60.0)
+                self._cond.wait(max(wake - now, 0.001))
+
+
+_WATCHDOG = _Watchdog()
+# A forked task process inherits no watchdog thread and maybe a held lock: start afresh.
+os.register_at_fork(after_in_child=lambda: globals().update(_WATCHDOG=_Watchdog()))
+
+
+class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
+    """Registers itself with the request's watch, so the watchdog can shut its socket down."""
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        watch = getattr(_thread, "watch", None)
+        if watch is not None:
+            watch.connection = self
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection, _WatchedHTTPConnection):
+    pass
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+class _WatchedAdapter(requests.adapters.HTTPAdapter):
+    """An adapter whose connections (direct or through a proxy) the watchdog can see."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> urllib3.PoolManager:
+        manager: urllib3.PoolManager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = _WATCHED_POOLS
+        return manager
 
 
 @dataclass
@@ -162,11 +383,13 @@ class RequestPacer:
     """Client-side pacing: a token bucket of capacity one, shared by all threads of a client.
 
     Requests are spaced at least ``1 / max_requests_per_second`` apart, so no
-    one-second window ever holds more than the budget. ``None`` or ``0`` turns pacing off.
+    one-second window ever holds more than the budget. ``None`` or ``0`` turns
+    pacing off; a negative or non-numeric budget is refused.
     """
 
     def __init__(self, max_requests_per_second: float | None) -> None:
-        self.interval = 1.0 / max_requests_per_second if max_requests_per_second else 0.0
+        rate = check_rate(max_requests_per_second, "max_requests_per_second")
+        self.interval = 1.0 / rate if rate else 0.0
         self._next_slot = 0.0
         self._lock = threading.Lock()
 
@@ -179,7 +402,7 @@ class RequestPacer:
             slot = max(now, self._next_slot)
             self._next_slot = slot + self.interval
         if slot > now:
-            time.sleep(slot - now)
+            _sleep(slot - now)
 
 
 class StripeClient:
@@ -200,38 +423,45 @@ class StripeClient:
         api_key = (api_key or "").strip()
         if not api_key:
             raise StripeConfigurationError("No Stripe secret key was given.")
+        if not _KEY_ALPHABET.fullmatch(api_key):
+            raise StripeConfigurationError(
+                "The Stripe secret key holds characters no Stripe key has (only letters, digits and _): "
+                "look for a space, a line break or a character pasted with it."
+            )
         if api_key.startswith("pk_"):
             raise StripeConfigurationError(
                 "A publishable key (pk_...) cannot read customers: use a secret key (sk_...) "
                 "or a restricted key (rk_...) with Customers Read permission."
             )
         self.base_url = base_url_from(base_url)
-        parts = urlsplit(self.base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise StripeConfigurationError(f"API base URL {self.base_url!r} is not an http(s) URL.")
+        host = check_base_url(self.base_url)
+        scheme = urlsplit(self.base_url).scheme
         self.mode = key_mode(api_key)
-        if self.mode == "live" and parts.scheme == "http" and not _is_loopback(parts.hostname):
+        if self.mode == "live" and scheme == "http" and not _is_loopback(host):
             raise StripeConfigurationError(
-                f"Refusing to send a live Stripe key over plain http to {parts.hostname}: "
+                f"Refusing to send a live Stripe key over plain http to {host}: "
                 "use an https:// API base URL (plain http is allowed only to a loopback address)."
             )
-        self.stripe_account = stripe_account or None
+        self.stripe_account = check_id(stripe_account, "stripe_account") if stripe_account else None
         self.stripe_version = stripe_version or None
         self.max_retries = check_int(max_retries, "max_retries", minimum=0)
-        self.max_retry_wait = float(max_retry_wait)
-        self.timeout = float(timeout)
+        self.max_retry_wait = check_number(max_retry_wait, "max_retry_wait", allow_zero=True)
+        self.timeout = check_number(timeout, "timeout", allow_zero=False)
         self.stats = ClientStats()
         self._pacer = RequestPacer(max_requests_per_second)
         self._session = requests.Session()
         # Read proxy and CA settings from the environment once, not on every request (requests
-        # rescans os.environ per call), and never let a ~/.netrc entry replace the key.
+        # rescans os.environ per call), and never let a ~/.netrc entry replace the key. A loopback
+        # target never goes through a proxy: the key would reach the proxy, in clear over http.
         self._session.trust_env = False
-        self._session.proxies = requests.utils.get_environ_proxies(self.base_url)
+        self._session.proxies = (
+            {} if _is_loopback(host) else requests.utils.get_environ_proxies(self.base_url)
+        )
         self._session.verify = (
             os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         )
         # Room for every parallel worker to keep its own connection alive.
-        adapter = requests.adapters.HTTPAdapter(pool_maxsize=MAX_PARALLELISM)
+        adapter = _WatchedAdapter(pool_maxsize=MAX_PARALLELISM)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
         self._session.headers.update(self._headers(api_key))
@@ -240,6 +470,7 @@ class StripeClient:
             wait=self._backoff,
             stop=self._should_stop,
             before_sleep=self._log_retry,
+            sleep=_sleep,
             reraise=True,
         )
 
@@ -272,38 +503,68 @@ class StripeClient:
 
     # -- requests ---------------------------------------------------------------------------
 
-    def request(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """GET ``/v1/<path>`` with retries; return the decoded JSON body."""
-        return self._retrying(self._send, path, encode_params(params or {}))
+    def request(
+        self, path: str, params: Mapping[str, Any] | None = None, *, expect: str | None = None
+    ) -> dict[str, Any]:
+        """GET ``/v1/<path>`` with retries; return the decoded JSON object.
 
-    def _send(self, path: str, query: list[tuple[str, str]]) -> dict[str, Any]:
+        ``expect`` checks the body's shape: ``"object"`` (an object with an ``id``),
+        ``"list"`` (a list page no longer than its ``limit``) or ``"created_list"``
+        (a list page whose records have an integer ``created``). A body of another
+        shape raises :class:`StripeResponseError`.
+        """
+        limit = (params or {}).get("limit")
+        return self._retrying(self._send, path, encode_params(params or {}), expect, limit)
+
+    def _send(
+        self, path: str, query: list[tuple[str, str]], expect: str | None, limit: int | None
+    ) -> dict[str, Any]:
         self._pacer.wait()
         self.stats.add(requests=1)
         url = f"{self.base_url}/v1/{path}"
-        try:
-            response = self._session.get(url, params=query, timeout=self.timeout)
-        except requests.Timeout as exc:
-            raise StripeConnectionError(
-                f"Timed out after {self.timeout:g}s talking to {self.base_url}: {exc}", should_retry=True
-            ) from None
-        except requests.ConnectionError as exc:
-            raise StripeConnectionError(
-                f"Could not reach {self.base_url}: {exc}", should_retry=True
-            ) from None
-        except requests.RequestException as exc:
-            raise StripeConnectionError(f"Request to {self.base_url} failed: {exc}") from None
-        if response.status_code == 200:
+        with _WATCHDOG.watch(self.timeout) as watch:
             try:
-                body: dict[str, Any] = json.loads(response.content)
-                return body
-            except ValueError:
-                raise StripeConnectionError(
-                    f"Stripe answered 200 with a body that is not JSON ({len(response.content)} bytes)",
-                    http_status=200,
-                    request_id=response.headers.get("Request-Id"),
-                    should_retry=True,
-                ) from None
-        raise self._error(response)
+                response = self._session.get(url, params=query, timeout=self.timeout)
+            except Exception as exc:
+                if watch.cancel is not None and watch.cancel.is_set():
+                    raise _Cancelled from None
+                raise self._transport_error(exc, timed_out=watch.fired) from None
+        request_id = response.headers.get("Request-Id")
+        if response.status_code != 200:
+            raise self._error(response)
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            raise StripeConnectionError(
+                f"Stripe answered 200 with a body that is not JSON ({len(response.content)} bytes)",
+                http_status=200,
+                request_id=request_id,
+                should_retry=True,
+            ) from None
+        problem = _malformed(body, expect, limit)
+        if problem is not None:
+            raise StripeResponseError(
+                f"GET /v1/{path} answered 200, but {problem}", http_status=200, request_id=request_id
+            )
+        result: dict[str, Any] = body
+        return result
+
+    def _transport_error(self, exc: Exception, *, timed_out: bool) -> StripeConnectionError:
+        if timed_out or isinstance(exc, requests.Timeout):
+            return StripeConnectionError(
+                f"No whole answer from {self.base_url} within the timeout of {self.timeout:g}s",
+                should_retry=True,
+            )
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        if isinstance(reason, urllib3.exceptions.NewConnectionError):
+            return StripeConnectionError(
+                f"Could not reach {self.base_url}: {str(reason).split('): ', 1)[-1]}", should_retry=True
+            )
+        if isinstance(exc, _DROPPED):
+            return StripeConnectionError(
+                f"The connection to {self.base_url} failed or was cut off: {exc}", should_retry=True
+            )
+        return StripeConnectionError(f"Request to {self.base_url} failed: {type(exc).__name__}: {exc}")
 
     @staticmethod
     def _error(response: requests.Response) -> StripeAPIError:
@@ -325,8 +586,10 @@ class StripeClient:
         else:
             should_retry = status in (409, 429) or status >= 500
         cls = _ERROR_CLASSES.get(status, StripeAPIError)
+        if cls is StripeAPIError and 400 <= status < 500 and not should_retry:
+            cls = StripeRequestError
         return cls(
-            message,
+            str(message),
             http_status=status,
             error_type=body.get("type"),
             code=body.get("code"),
@@ -369,10 +632,15 @@ class StripeClient:
     # -- resources ---------------------------------------------------------------------------
 
     def retrieve(
-        self, collection: str, object_id: str, params: Mapping[str, Any] | None = None
+        self,
+        collection: str,
+        object_id: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        id_param: str = "id",
     ) -> dict[str, Any]:
-        """GET one object: ``/v1/<collection>/<id>``."""
-        return self.request(object_path(collection, object_id), params)
+        """GET one object: ``/v1/<collection>/<id>`` (a bad id is refused naming ``id_param``)."""
+        return self.request(object_path(collection, object_id, id_param), params, expect="object")
 
     def iterate(
         self,
@@ -400,7 +668,7 @@ class StripeClient:
                 )
         if max_records is not None:
             raise StripeParameterError(
-                "parallelism", "exports every matching object and cannot be combined with a limit"
+                "parallelism", "exports every matching object and cannot be combined with max_records"
             )
         return ParallelListIterator(self, collection, params, page_size=page_size, parallelism=parallelism)
 
@@ -413,6 +681,7 @@ class ListIterator(Iterator[dict[str, Any]]):
     reversed, i.e. oldest to newest, as stripe-python's auto-pagination does.
     After iteration, ``has_more`` says whether ``max_records`` cut the list short
     while more objects matched; ``pages`` and ``records`` count what was fetched.
+    ``close()`` (or leaving a ``with`` block) stops it early.
     """
 
     def __init__(
@@ -440,6 +709,18 @@ class ListIterator(Iterator[dict[str, Any]]):
 
     def __next__(self) -> dict[str, Any]:
         return next(self._objects)
+
+    def __enter__(self) -> ListIterator:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop iterating: no further page is fetched."""
+        self._objects.close()
 
     @property
     def elapsed(self) -> float:
@@ -477,20 +758,21 @@ class ListIterator(Iterator[dict[str, Any]]):
             self._last_log = now
             log.info("Stripe %s: %s so far", self.collection, self.summary())
 
-    def _generate(self) -> Iterator[dict[str, Any]]:
+    def _generate(self) -> Generator[dict[str, Any], None, None]:
         params = self.params
         backwards = bool(params.get("ending_before")) and not params.get("starting_after")
         cursor_param = "ending_before" if backwards else "starting_after"
         remaining = self.max_records
         while True:
+            # remaining is never below 1 here: a page is never longer than the limit asked for.
             params["limit"] = self.page_size if remaining is None else min(self.page_size, remaining)
-            page = self.client.request(self.collection, params)
+            page = self.client.request(self.collection, params, expect="list")
             data: list[dict[str, Any]] = page["data"]
             self._count_page(len(data))
             if remaining is not None:
                 remaining -= len(data)
             yield from (reversed(data) if backwards else data)
-            if not page.get("has_more") or not data:
+            if not page["has_more"]:
                 return
             if remaining == 0:
                 self.has_more = True
@@ -532,53 +814,66 @@ class _Window:
         self.density = self.fetched / (self.first_created - self.frontier + 1)
 
 
-class ParallelListIterator(ListIterator):
-    """Every object of a list, fetched by ``parallelism`` workers over ``created`` windows.
+class _Crew:
+    """The worker threads of one parallel listing and all they share.
 
-    The ``created`` range (the caller's bounds, or all history) is split into one
-    window per worker. Each window is paged newest first with ``created[gte]``/
-    ``created[lt]`` and a ``starting_after`` cursor. A worker whose window runs
-    dry takes over the older half of the largest remaining window (work
-    stealing): the owner's lower bound rises to the split second and anything
-    below it in an in-flight page is left to the thief, so every object is
-    fetched exactly once, ties in one second included. The newest window is open
-    above and starts from the newest object, so objects created while the export
-    runs are not included (the next incremental run picks them up). All workers
-    share the client's pacing. Order: pages arrive as workers finish them, so
-    objects are newest first within a page but not across pages; sort by
-    ``(created, id)`` if order matters. Memory: at most ``2 * parallelism`` pages
-    queued.
+    Workers hold this, never the iterator, so an iterator that is dropped is
+    collected and its ``__del__`` stops them.
     """
 
     def __init__(
         self,
         client: StripeClient,
         collection: str,
-        params: Mapping[str, Any],
+        params: dict[str, Any],
         *,
         page_size: int,
         parallelism: int,
     ) -> None:
-        self.parallelism = parallelism
-        self.windows: list[_Window] = []
-        self._lock = threading.Condition()
-        self._pages_queue: queue.Queue[list[dict[str, Any]] | BaseException | None] = queue.Queue(
+        self.client = client
+        self.collection = collection
+        self.page_size = page_size
+        lower, upper = created_bounds(params.pop("created", None))
+        self.params = params
+        self.windows = [_Window(lower, None if upper >= NO_UPPER_BOUND else upper)]
+        self.lock = threading.Condition()
+        self.pages: queue.Queue[list[dict[str, Any]] | BaseException | None] = queue.Queue(
             maxsize=2 * parallelism
         )
-        self._stop = threading.Event()
-        super().__init__(client, collection, params, page_size=page_size)
+        self.stopped = threading.Event()
+        # One worker starts on the whole range; the others split it as soon as its first page
+        # tells the density, so no request is spent on empty guesses.
+        self.threads = [
+            threading.Thread(
+                target=self._work,
+                args=(self.windows[0] if i == 0 else None,),
+                name=f"stripe-list-{i}",
+                daemon=True,
+            )
+            for i in range(parallelism)
+        ]
 
-    def _first_window(self) -> _Window:
-        """The whole ``created`` range: the first worker pages it from the newest object down."""
-        lower, upper = created_bounds(self.params.pop("created", None))
-        return _Window(lower, None if upper >= NO_UPPER_BOUND else upper)
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self, wait: float = 0.0) -> None:
+        """Tell every worker to stop (abandoning its request in flight); wait up to ``wait`` seconds."""
+        with self.lock:
+            self.stopped.set()
+            self.lock.notify_all()
+        _WATCHDOG.poke()
+        deadline = time.monotonic() + wait
+        for thread in self.threads:
+            if wait and thread.is_alive():
+                thread.join(max(deadline - time.monotonic(), 0.0))
 
     def _claim(self, previous: _Window | None) -> _Window | None:
         """The next window for a worker (the older part of the busiest window), or None when all are done."""
-        with self._lock:
+        with self.lock:
             if previous is not None:
-                self._lock.notify_all()
-            while not self._stop.is_set():
+                self.lock.notify_all()
+            while not self.stopped.is_set():
                 victim = max(self.windows, key=_Window.remaining)
                 remaining = victim.remaining()
                 # Less than two pages' worth is not worth a split: every split costs a partial page.
@@ -596,27 +891,27 @@ class ParallelListIterator(ListIterator):
                     return stolen
                 if all(window.done for window in self.windows):
                     return None
-                self._lock.wait(timeout=0.05)  # an open window may become stealable after its first page
+                self.lock.wait(timeout=0.05)  # an open window may become stealable after its first page
         return None
 
     def _drain(self, window: _Window) -> None:
-        while not self._stop.is_set():
-            with self._lock:
+        while not self.stopped.is_set():
+            with self.lock:
                 created: dict[str, int] = {"gte": window.lo}
                 if window.hi is not None:
                     created["lt"] = window.hi
                 params = {**self.params, "created": created, "limit": self.page_size}
                 if window.cursor:
                     params["starting_after"] = window.cursor
-            page = self.client.request(self.collection, params)
+            page = self.client.request(self.collection, params, expect="created_list")
             data: list[dict[str, Any]] = page["data"]
-            with self._lock:
+            with self.lock:
                 keep = data
                 if data and data[-1]["created"] < window.lo:  # a thief took that part meanwhile
                     keep = [item for item in data if item["created"] >= window.lo]
                 if keep:
                     window.record(keep)
-                window.done = len(keep) < len(data) or not page.get("has_more") or not data
+                window.done = len(keep) < len(data) or not page["has_more"]
                 done = window.done
                 if done and not window.fetched:
                     # An empty range: the inherited density of the unexplored ranges below it is
@@ -629,46 +924,84 @@ class ParallelListIterator(ListIterator):
                 return
 
     def _put(self, item: list[dict[str, Any]] | BaseException | None) -> None:
-        while not self._stop.is_set():
+        while not self.stopped.is_set():
             try:
-                self._pages_queue.put(item, timeout=0.1)
+                self.pages.put(item, timeout=0.1)
                 return
             except queue.Full:
                 continue
 
     def _work(self, first: _Window | None) -> None:
+        _thread.cancel = self.stopped
         try:
             window = first or self._claim(None)
             while window is not None:
                 self._drain(window)
                 window = self._claim(window)
+        except _Cancelled:
+            pass
         except BaseException as exc:
             self._put(exc)
-            with self._lock:
-                self._stop.set()
-                self._lock.notify_all()
+            self.stop()
         finally:
             self._put(None)
 
-    def _generate(self) -> Iterator[dict[str, Any]]:
-        # One worker starts on the whole range; the others split it as soon as its first page
-        # tells the density, so no request is spent on empty guesses.
-        self.windows = [self._first_window()]
-        workers = [
-            threading.Thread(
-                target=self._work,
-                args=(self.windows[0] if i == 0 else None,),
-                name=f"stripe-list-{i}",
-                daemon=True,
-            )
-            for i in range(self.parallelism)
-        ]
-        for worker in workers:
-            worker.start()
-        running = len(workers)
+
+class ParallelListIterator(ListIterator):
+    """Every object of a list, fetched by ``parallelism`` workers over ``created`` windows.
+
+    The ``created`` range (the caller's bounds, or all history) is split into one
+    window per worker. Each window is paged newest first with ``created[gte]``/
+    ``created[lt]`` and a ``starting_after`` cursor. A worker whose window runs
+    dry takes over the older half of the largest remaining window (work
+    stealing): the owner's lower bound rises to the split second and anything
+    below it in an in-flight page is left to the thief, so every object is
+    fetched exactly once, ties in one second included. The newest window is open
+    above and starts from the newest object, so objects created while the export
+    runs are not included (the next incremental run picks them up). All workers
+    share the client's pacing. Order: pages arrive as workers finish them, so
+    objects are newest first within a page but not across pages; sort by
+    ``(created, id)`` if order matters. Memory: at most ``2 * parallelism`` pages
+    queued. Stopping early (``close()``, a ``with`` block, ``break`` then dropping
+    the iterator, an exception) stops the workers within a second, abandoning
+    requests in flight.
+    """
+
+    def __init__(
+        self,
+        client: StripeClient,
+        collection: str,
+        params: Mapping[str, Any],
+        *,
+        page_size: int,
+        parallelism: int,
+    ) -> None:
+        super().__init__(client, collection, params, page_size=page_size)
+        self.parallelism = parallelism
+        self._crew = _Crew(client, collection, self.params, page_size=page_size, parallelism=parallelism)
+
+    @property
+    def windows(self) -> list[_Window]:
+        """The ``created`` windows the workers have paged or are paging."""
+        return self._crew.windows
+
+    def close(self) -> None:
+        """Stop iterating and stop the workers (waiting up to a second for them)."""
+        super().close()
+        self._crew.stop(wait=1.0)
+
+    def __del__(self) -> None:
+        crew: _Crew | None = getattr(self, "_crew", None)
+        if crew is not None:
+            crew.stop()
+
+    def _generate(self) -> Generator[dict[str, Any], None, None]:
+        crew = self._crew
+        crew.start()
+        running = len(crew.threads)
         try:
             while running:
-                item = self._pages_queue.get()
+                item = crew.pages.get()
                 if item is None:
                     running -= 1
                 elif isinstance(item, BaseException):
@@ -677,6 +1010,4 @@ class ParallelListIterator(ListIterator):
                     self._count_page(len(item))
                     yield from item
         finally:
-            with self._lock:
-                self._stop.set()
-                self._lock.notify_all()
+            crew.stop()

@@ -3,24 +3,33 @@
 Every API error carries what Stripe said about it (HTTP status, ``type``,
 ``code``, ``message``, ``param``) and the ``Request-Id`` that Stripe support
 asks for. None of them ever holds the secret key.
+
+Errors that no retry can fix (bad configuration, bad parameters, and 4xx answers
+other than 409 and 429) are :class:`~airflow.sdk.exceptions.AirflowFailException`
+subclasses, so Airflow fails the task at once instead of spending its retries.
+Everything else (409, 429, 5xx, dropped connections, timeouts) stays retryable.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowNotFoundException
 
 
 class StripeError(AirflowException):
     """Base class of every error this provider raises."""
 
 
-class StripeConfigurationError(StripeError):
+class StripeFailError(StripeError, AirflowFailException):
+    """An error no retry can fix: Airflow fails the task without using its retries."""
+
+
+class StripeConfigurationError(StripeFailError):
     """The connection or hook settings are unusable (missing key, publishable key, live key over http)."""
 
 
-class StripeParameterError(StripeError, ValueError):
+class StripeParameterError(StripeFailError, ValueError):
     """A request parameter is invalid; raised before any request is sent."""
 
     def __init__(self, param: str, message: str) -> None:
@@ -79,7 +88,11 @@ class StripeAPIError(StripeError):
         }
 
 
-class StripeAuthenticationError(StripeAPIError):
+class StripeRequestError(StripeAPIError, StripeFailError):
+    """A 4xx answer that no retry can fix (400-404, and any 4xx but 409/429 Stripe does not ask to retry)."""
+
+
+class StripeAuthenticationError(StripeRequestError):
     """401: the key is missing, invalid or expired."""
 
 
@@ -87,11 +100,11 @@ class StripePermissionError(StripeAuthenticationError):
     """403: the key lacks a permission (for example a restricted key without Customers Read)."""
 
 
-class StripeInvalidRequestError(StripeAPIError):
+class StripeInvalidRequestError(StripeRequestError):
     """400: Stripe rejected a parameter (``param`` names it)."""
 
 
-class StripeNotFoundError(StripeAPIError, AirflowNotFoundException):
+class StripeNotFoundError(StripeRequestError, AirflowNotFoundException):
     """404: no such object."""
 
 
@@ -100,6 +113,12 @@ class StripeRateLimitError(StripeAPIError):
 
 
 class StripeConnectionError(StripeAPIError):
-    """The request never got an HTTP answer (connection refused or dropped, timeout, bad JSON)."""
+    """The request never got a whole HTTP answer (connection refused or dropped, timeout, cut-off body)."""
 
     label = "Stripe connection error"
+
+
+class StripeResponseError(StripeAPIError):
+    """Stripe (or whatever answers at the base URL) sent a success body that is not what the API promises."""
+
+    label = "Malformed Stripe response"

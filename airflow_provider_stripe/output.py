@@ -1,8 +1,11 @@
 """Writing results to object storage, atomically.
 
-Everything is written to a temporary sibling of the destination and moved into
-place only once complete, so the destination holds either the whole new object
-or what it held before; the temporary object is removed on any failure.
+Everything is written to a temporary sibling of the destination
+(``.<name>.<32 hex>.partial``) and moved into place only once complete, so the
+destination holds either the whole new object or what it held before. On any
+error the temporary object is removed. A process killed outright (``SIGKILL``,
+out of memory, a lost machine) cannot remove it: the next write to the same
+destination removes every such sibling before it starts.
 """
 
 from __future__ import annotations
@@ -10,9 +13,10 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import IO, Any
 
 from airflow.sdk import ObjectStoragePath
@@ -47,6 +51,17 @@ def resolve_path(output_path: str | ObjectStoragePath, conn_id: str | None = Non
     return path
 
 
+def check_destination(path: ObjectStoragePath) -> ObjectStoragePath:
+    """Refuse a destination that is an existing directory (or prefix), before anything is fetched."""
+    try:
+        is_dir = path.is_dir()
+    except Exception:  # an unreachable store is reported when writing, with the store's own error
+        is_dir = False
+    if is_dir:
+        raise StripeParameterError("output_path", f"{str(path)!r} is an existing directory, not a file")
+    return path
+
+
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 #: Records encoded per write: each write through ObjectStoragePath has a fixed cost (lineage
 #: tracking), so writes are batched; memory stays bounded by one batch.
@@ -57,12 +72,27 @@ def _dumps(record: Any) -> bytes:
     return _ENCODER.encode(record).encode()
 
 
+def _remove_stale_partials(path: ObjectStoragePath) -> None:
+    """Remove temporary siblings that killed writers to ``path`` left behind."""
+    stale = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{32}}\.partial")
+    try:
+        siblings = list(path.parent.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for sibling in siblings:
+        if stale.fullmatch(sibling.name):
+            with suppress(FileNotFoundError):  # another writer removed it first
+                sibling.unlink()
+
+
 @contextmanager
 def atomic_open(path: ObjectStoragePath) -> Iterator[IO[bytes]]:
     """A binary file that appears at ``path`` only when the block completes (gzip for ``.gz``)."""
+    check_destination(path)
     temporary = path.parent / f".{path.name}.{uuid.uuid4().hex}.partial"
     if path.protocol in ("file", "local", ""):
         path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_partials(path)
     try:
         with temporary.open("wb") as raw:  # type: ignore[no-untyped-call]
             if path.name.endswith(".gz"):

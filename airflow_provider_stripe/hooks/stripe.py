@@ -18,7 +18,7 @@ from airflow_provider_stripe.client import (
     StripeClient,
     base_url_from,
 )
-from airflow_provider_stripe.exceptions import StripeConfigurationError
+from airflow_provider_stripe.exceptions import StripeConfigurationError, StripeParameterError
 from airflow_provider_stripe.params import DEFAULT_CONN_ID, MAX_PAGE_SIZE, CreatedFilter, customer_list_params
 
 CUSTOMERS = "customers"
@@ -73,9 +73,7 @@ class StripeHook(BaseHook):
         try:
             return cast(value)
         except (TypeError, ValueError):
-            raise StripeConfigurationError(
-                f"Connection {self.stripe_conn_id!r}: {name} must be a {cast.__name__}, got {value!r}"
-            ) from None
+            raise StripeConfigurationError(f"{name} must be a {cast.__name__}, got {value!r}") from None
 
     @cached_property
     def client(self) -> StripeClient:
@@ -88,8 +86,8 @@ class StripeHook(BaseHook):
                 "put the key (sk_... or rk_...) in the connection's password field."
             )
         mask_secret(api_key)
-        extras = conn.extra_dejson
         try:
+            extras = conn.extra_dejson
             return StripeClient(
                 api_key,
                 base_url=base_url_from(conn.host, conn.port),
@@ -102,7 +100,7 @@ class StripeHook(BaseHook):
                     extras, "max_requests_per_second", DEFAULT_MAX_REQUESTS_PER_SECOND, float
                 ),
             )
-        except StripeConfigurationError as exc:
+        except (StripeConfigurationError, StripeParameterError) as exc:
             raise StripeConfigurationError(f"Connection {self.stripe_conn_id!r}: {exc}") from None
 
     def get_conn(self) -> StripeClient:
@@ -112,7 +110,7 @@ class StripeHook(BaseHook):
     def get_customer(self, customer_id: str, *, expand: str | Iterable[str] | None = None) -> dict[str, Any]:
         """Retrieve one customer (a deleted one comes back as ``{"id", "object", "deleted": true}``)."""
         params = customer_list_params(expand=expand)
-        return self.client.retrieve(CUSTOMERS, customer_id, params)
+        return self.client.retrieve(CUSTOMERS, customer_id, params, id_param="customer_id")
 
     def list_customers(
         self,
@@ -135,7 +133,7 @@ class StripeHook(BaseHook):
             test_clock=test_clock,
             expand=expand,
         )
-        return self.client.request(CUSTOMERS, params)
+        return self.client.request(CUSTOMERS, params, expect="list")
 
     def iter_customers(
         self,
@@ -175,7 +173,7 @@ class StripeHook(BaseHook):
         """List one customer to check the key; never raises."""
         try:
             client = self.client
-            client.request(CUSTOMERS, {"limit": 1})
+            client.request(CUSTOMERS, {"limit": 1}, expect="list")
         except Exception as exc:
             return False, str(exc)
         account = f", account {client.stripe_account}" if client.stripe_account else ""

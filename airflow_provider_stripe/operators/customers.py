@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_stripe.exceptions import StripeError
+from airflow_provider_stripe.exceptions import StripeFailError, StripeParameterError
 from airflow_provider_stripe.links import StripeCustomerLink, customer_dashboard_url
 from airflow_provider_stripe.params import (
     DEFAULT_CONN_ID,
@@ -76,10 +77,10 @@ class _StripeOperator(BaseOperator):
     def _output(
         self, output_path: str | ObjectStoragePath | None, output_conn_id: str | None, output_format: str
     ) -> ObjectStoragePath | None:
-        from airflow_provider_stripe.output import check_format, resolve_path
+        from airflow_provider_stripe.output import check_destination, check_format, resolve_path
 
         check_format(output_format)
-        return resolve_path(output_path, output_conn_id) if output_path else None
+        return check_destination(resolve_path(output_path, output_conn_id)) if output_path else None
 
 
 class StripeListCustomersOperator(_StripeOperator):
@@ -90,8 +91,10 @@ class StripeListCustomersOperator(_StripeOperator):
     :param starting_after: Customer id cursor: only customers after (older than) it.
     :param ending_before: Customer id cursor: only customers before (newer than) it;
         listed oldest to newest.
-    :param email: Exact, case-sensitive email filter (kept as ``customer_email``, apart
-        from BaseOperator's alert ``email``, which ``default_args`` may still set).
+    :param email: Exact, case-sensitive email filter, when passed to the operator or to
+        ``.partial()``; kept as ``customer_email``. An ``email`` in ``default_args`` is
+        never a filter: it stays BaseOperator's failure-alert address.
+    :param customer_email: The same filter by its attribute name (map over this one).
     :param created: Unix seconds, datetime or ISO-8601 string, or a range dict with
         ``gt``/``gte``/``lt``/``lte``; e.g. ``{"gte": "{{ data_interval_start }}",
         "lt": "{{ data_interval_end }}"}`` for exactly one data interval.
@@ -131,6 +134,25 @@ class StripeListCustomersOperator(_StripeOperator):
     )
     template_fields_renderers: ClassVar[dict[str, str]] = {"created": "json", "expand": "json"}
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> StripeListCustomersOperator:
+        # Airflow copies default_args' ``email`` into ``__init__``'s ``email`` before __init__ runs;
+        # only here are the caller's own keyword arguments seen, so only here can an explicit
+        # filter be told from an alert address, whatever the two strings are. A mapped task is
+        # built from partial()'s arguments, where an explicit filter is already customer_email.
+        operator = super().__new__(cls)
+        explicit = "email" in kwargs and not kwargs.get("_airflow_from_mapped")
+        object.__setattr__(operator, "_email_is_filter", explicit)
+        return operator
+
+    @classmethod
+    def partial(cls, **kwargs: Any) -> Any:
+        """As ``BaseOperator.partial``, with an explicit ``email`` taken as the filter."""
+        if "email" in kwargs:
+            if kwargs.get("customer_email") is not None:
+                raise StripeParameterError("email", "give the filter as email or as customer_email, not both")
+            kwargs["customer_email"] = kwargs.pop("email")
+        return super().partial(**kwargs)
+
     def __init__(
         self,
         *,
@@ -139,6 +161,7 @@ class StripeListCustomersOperator(_StripeOperator):
         starting_after: str | None = None,
         ending_before: str | None = None,
         email: str | None = None,
+        customer_email: str | None = None,
         created: CreatedFilter | None = None,
         test_clock: str | None = None,
         expand: str | Iterable[str] | None = None,
@@ -152,15 +175,19 @@ class StripeListCustomersOperator(_StripeOperator):
         max_requests_per_second: float | None = None,
         **kwargs: Any,
     ) -> None:
-        if email is not None and email is (kwargs.get("default_args") or {}).get("email"):
-            email = None  # that is default_args' alert address (BaseOperator takes it), not a filter
+        if self.__dict__.pop("_email_is_filter", False):
+            if customer_email is not None and email != customer_email:
+                raise StripeParameterError("email", "give the filter as email or as customer_email, not both")
+            customer_email = email
+        elif email is not None:
+            kwargs["email"] = email  # default_args' (or a mapped task's) alert address, never a filter
         super().__init__(**kwargs)
         self.stripe_conn_id = stripe_conn_id
         self.limit = limit
         self.starting_after = starting_after
         self.ending_before = ending_before
         # Not ``self.email``: BaseOperator sends failure alerts to that address.
-        self.customer_email = email
+        self.customer_email = customer_email
         self.created = created
         self.test_clock = test_clock
         self.expand = expand
@@ -176,11 +203,18 @@ class StripeListCustomersOperator(_StripeOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         limit = check_optional_int(self.limit, "limit", minimum=1)
         max_xcom_records = check_int(self.max_xcom_records, "max_xcom_records", minimum=0)
+        parallel = check_int(self.parallelism, "parallelism", minimum=1) > 1
+        if parallel and limit is not None:
+            raise StripeParameterError(
+                "limit", "cannot be combined with parallelism: a parallel run exports every match"
+            )
         target = self._output(self.output_path, self.output_conn_id, self.output_format)
         fetch = limit
-        if target is None:  # fetch one more than XCom may hold, to tell "too many" from "exactly enough"
+        if target is None and not parallel:
+            # Fetch one more than XCom may hold, to tell "too many" from "exactly enough".
             fetch = max_xcom_records + 1 if limit is None else min(limit, max_xcom_records + 1)
-        customers = self._hook(max_requests_per_second=self.max_requests_per_second).iter_customers(
+        hook = self._hook(max_requests_per_second=self.max_requests_per_second)
+        with hook.iter_customers(
             page_size=self.page_size,
             max_records=fetch,
             starting_after=self.starting_after or None,
@@ -190,24 +224,24 @@ class StripeListCustomersOperator(_StripeOperator):
             test_clock=self.test_clock or None,
             expand=self.expand or None,
             parallelism=self.parallelism,
-        )
-        if target is None:
-            data = list(customers)
-            if len(data) > max_xcom_records:
-                raise StripeError(
-                    f"More than max_xcom_records={max_xcom_records} customers match, too many for XCom "
-                    "(it lives in the metadata database). Set output_path to write them to object storage, "
-                    "set limit, or raise max_xcom_records."
-                )
-            self._log_summary(customers, "XCom")
-            return {"object": "list", "url": LIST_URL, "has_more": customers.has_more, "data": data}
+        ) as customers:
+            if target is None:
+                data = list(itertools.islice(customers, max_xcom_records + 1))
+                if len(data) > max_xcom_records:
+                    raise StripeFailError(
+                        f"More than max_xcom_records={max_xcom_records} customers match, too many for XCom "
+                        "(it lives in the metadata database). Set output_path to write them to object "
+                        "storage, set limit, or raise max_xcom_records."
+                    )
+                self._log_summary(customers, "XCom")
+                return {"object": "list", "url": LIST_URL, "has_more": customers.has_more, "data": data}
 
-        from airflow_provider_stripe.output import output_summary, write_records
+            from airflow_provider_stripe.output import output_summary, write_records
 
-        written = write_records(
-            target, customers, output_format=self.output_format, has_more=lambda: customers.has_more
-        )
-        self._log_summary(customers, str(target))
+            written = write_records(
+                target, customers, output_format=self.output_format, has_more=lambda: customers.has_more
+            )
+            self._log_summary(customers, str(target))
         summary = output_summary(
             target, records=written, output_format=self.output_format, has_more=customers.has_more
         )
@@ -271,7 +305,7 @@ class StripeGetCustomerOperator(_StripeOperator):
         self.stripe_dashboard_url = customer_dashboard_url(customer_id, mode=mode, stripe_account=account)
         if customer.get("deleted"):
             if self.fail_on_deleted:
-                raise StripeError(f"Stripe customer {customer_id!r} is deleted (fail_on_deleted=True).")
+                raise StripeFailError(f"Stripe customer {customer_id!r} is deleted (fail_on_deleted=True).")
             self.log.warning("Stripe customer %s is deleted; returning Stripe's deleted object.", customer_id)
         if target is None:
             return customer
