@@ -120,9 +120,11 @@ def _is_loopback(host: str) -> bool:
 
 def base_url_from(host: str | None, port: int | None = None) -> str:
     """The API base URL for a Connection's host and port: https is assumed, Stripe is the default."""
-    url = (host or "").strip().rstrip("/") or DEFAULT_BASE_URL
+    url = (host or "").strip() or DEFAULT_BASE_URL
     if "://" not in url:
         url = f"https://{url}"
+    scheme, separator, rest = url.partition("://")
+    url = f"{scheme}{separator}{rest.rstrip('/')}"
     if port and "@" not in url and not re.search(r":\d+$", urlsplit(url).netloc):
         url = f"{url}:{port}"
     return url

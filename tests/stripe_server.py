@@ -25,7 +25,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -109,13 +109,22 @@ def make_customer(
 
 @dataclass
 class Fault:
-    """One injected fault: an HTTP status (with optional headers), a dropped connection, or a delay."""
+    """One injected fault: an HTTP status (with optional headers), a dropped connection, or a delay.
+
+    ``transform`` rewrites the body of a success (malformed answers); ``cut`` sends
+    part of the body and closes the connection (``"length"``: short of its
+    Content-Length; ``"chunked"``: mid-way through chunked encoding); ``trickle``
+    sends the whole answer one byte every ``trickle`` seconds.
+    """
 
     status: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
     delay: float = 0.0
     code: str | None = None
+    transform: Callable[[Any], Any] | None = None
+    cut: str | None = None
+    trickle: float = 0.0
 
 
 class Store:
@@ -207,6 +216,13 @@ class FakeStripe(ThreadingHTTPServer):
     def stop(self) -> None:
         self.shutdown()
         self.server_close()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up mid-answer (a timeout, a closed iteration) is normal here."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
 
     def store(self, account: str = PLATFORM_ACCOUNT) -> Store:
         return self.accounts[account]
@@ -305,6 +321,8 @@ class Handler(BaseHTTPRequestHandler):
             account = self.authenticate()
             body = self.route(parts.path, query, account)
             status, headers = 200, {}
+            if fault and fault.transform:
+                body = fault.transform(body)
         except StripeError as err:
             status, headers = err.status, err.headers
             error: dict[str, Any] = {
@@ -320,6 +338,9 @@ class Handler(BaseHTTPRequestHandler):
             body = {"error": error}
         entry["status"] = status
         payload = json.dumps(body).encode()
+        if fault and (fault.cut or fault.trickle):
+            self.send_faulty(fault, status, payload, request_id)
+            return
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -330,6 +351,34 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)
+
+    def send_faulty(self, fault: Fault, status: int, payload: bytes, request_id: str) -> None:
+        """Send an answer that is cut off mid-body or trickles out byte by byte."""
+        head = f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\nRequest-Id: {request_id}\r\n"
+        if fault.cut == "chunked":
+            half = payload[: len(payload) // 2]
+            raw = (head + "Transfer-Encoding: chunked\r\n\r\n").encode() + b"%x\r\n" % len(half) + half
+        elif fault.cut == "length":
+            raw = (head + f"Content-Length: {len(payload)}\r\n\r\n").encode() + payload[: len(payload) // 2]
+        else:
+            raw = (head + f"Content-Length: {len(payload)}\r\n\r\n").encode() + payload
+        self.close_connection = True
+        try:
+            if fault.trickle:
+                deadline = time.monotonic() + 30  # bounded: a trickle never outlives its test
+                for byte in raw:
+                    if time.monotonic() > deadline:
+                        break
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(fault.trickle)
+            else:
+                self.wfile.write(raw)
+                self.wfile.flush()
+        except OSError:
+            pass  # the client gave up, as it should
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     def authenticate(self) -> Store:
         auth = self.headers.get("Authorization", "")

@@ -83,6 +83,15 @@ class _StripeOperator(BaseOperator):
         return check_destination(resolve_path(output_path, output_conn_id)) if output_path else None
 
 
+def _email_as_filter(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments with an explicit ``email`` renamed to ``customer_email`` (the filter)."""
+    if "email" in kwargs:
+        if kwargs.get("customer_email") is not None:
+            raise StripeParameterError("email", "give the filter as email or as customer_email, not both")
+        kwargs["customer_email"] = kwargs.pop("email")
+    return kwargs
+
+
 class StripeListCustomersOperator(_StripeOperator):
     """List Stripe customers, newest first, into XCom or a file in object storage.
 
@@ -146,12 +155,18 @@ class StripeListCustomersOperator(_StripeOperator):
 
     @classmethod
     def partial(cls, **kwargs: Any) -> Any:
-        """As ``BaseOperator.partial``, with an explicit ``email`` taken as the filter."""
-        if "email" in kwargs:
-            if kwargs.get("customer_email") is not None:
-                raise StripeParameterError("email", "give the filter as email or as customer_email, not both")
-            kwargs["customer_email"] = kwargs.pop("email")
-        return super().partial(**kwargs)
+        """As ``BaseOperator.partial``; an explicit ``email`` here or in ``.expand()`` is the filter."""
+        from airflow.sdk.definitions.mappedoperator import OperatorPartial
+
+        class _Partial(OperatorPartial):
+            __slots__ = ()
+
+            def expand(self, **mapped_kwargs: Any) -> Any:
+                return super().expand(**_email_as_filter(mapped_kwargs))
+
+        operator_partial = super().partial(**_email_as_filter(kwargs))
+        operator_partial.__class__ = _Partial
+        return operator_partial
 
     def __init__(
         self,
@@ -176,9 +191,9 @@ class StripeListCustomersOperator(_StripeOperator):
         **kwargs: Any,
     ) -> None:
         if self.__dict__.pop("_email_is_filter", False):
-            if customer_email is not None and email != customer_email:
-                raise StripeParameterError("email", "give the filter as email or as customer_email, not both")
-            customer_email = email
+            customer_email = _email_as_filter({"email": email, "customer_email": customer_email})[
+                "customer_email"
+            ]
         elif email is not None:
             kwargs["email"] = email  # default_args' (or a mapped task's) alert address, never a filter
         super().__init__(**kwargs)
