@@ -557,6 +557,8 @@ class StripeClient:
                 f"No whole answer from {self.base_url} within the timeout of {self.timeout:g}s",
                 should_retry=True,
             )
+        if isinstance(exc, requests.exceptions.SSLError):  # a certificate problem: retrying cannot help
+            return StripeConnectionError(f"TLS with {self.base_url} failed: {exc}")
         reason = getattr(exc.args[0], "reason", None) if exc.args else None
         if isinstance(reason, urllib3.exceptions.NewConnectionError):
             return StripeConnectionError(

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
@@ -594,3 +596,80 @@ def test_bad_max_requests_per_second_is_refused_once_named(stripe_server: FakeSt
     assert str(info.value).count("Connection 'stripe_default'") == 1
     with pytest.raises(StripeConfigurationError, match="max_requests_per_second"):
         StripeHook(stripe_conn_id="stripe_default", max_requests_per_second=-2).get_conn()
+
+
+# -- the same guarantees over TLS -----------------------------------------------------------------
+
+
+@pytest.fixture
+def tls_server(tmp_path) -> Iterator[tuple[FakeStripe, Path]]:
+    """The fake server behind TLS with a self-signed certificate for 127.0.0.1."""
+    import datetime as dt
+    import ipaddress
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    server = FakeStripe()
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.start()
+    try:
+        yield server, cert_file
+    finally:
+        server.stop()
+
+
+def test_tls_requests_are_bounded_by_the_timeout_too(tls_server, monkeypatch):
+    server, cert_file = tls_server
+    customers = server.seed(3)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert_file))
+    https_url = server.url.replace("http://", "https://")
+    use_connection(
+        monkeypatch, https_url, key=LIVE_KEY, timeout=1.5, max_retries=0, max_requests_per_second=0
+    )
+    server.api_keys.add(LIVE_KEY)
+    assert StripeHook().list_customers()["data"] == customers
+    server.faults.append(Fault(trickle=0.2))
+    start = time.monotonic()
+    with pytest.raises(StripeConnectionError, match="within the timeout"):
+        StripeHook().list_customers()
+    assert time.monotonic() - start < 3
+
+
+def test_an_untrusted_certificate_is_not_retried(tls_server, monkeypatch):
+    server, _cert_file = tls_server
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    use_connection(monkeypatch, server.url.replace("http://", "https://"), max_retries=3)
+    with pytest.raises(StripeConnectionError, match="TLS") as info:
+        StripeHook().list_customers()
+    assert not info.value.should_retry
