@@ -149,8 +149,8 @@ class StripeListCustomersOperator(_StripeOperator):
         # filter be told from an alert address, whatever the two strings are. A mapped task is
         # built from partial()'s arguments, where an explicit filter is already customer_email.
         operator = super().__new__(cls)
-        explicit = "email" in kwargs and not kwargs.get("_airflow_from_mapped")
-        object.__setattr__(operator, "_email_is_filter", explicit)
+        if "email" in kwargs and not kwargs.get("_airflow_from_mapped"):
+            object.__setattr__(operator, "_email_is_filter", True)
         return operator
 
     @classmethod
