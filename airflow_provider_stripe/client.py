@@ -281,6 +281,8 @@ class _Watchdog:
         self._cond = threading.Condition()
         self._watches: set[_Watch] = set()
         self._thread: threading.Thread | None = None
+        #: When the watchdog thread wakes next: a later deadline needs no wake-up call.
+        self._wake = 0.0
 
     @contextmanager
     def watch(self, seconds: float) -> Iterator[_Watch]:
@@ -290,7 +292,8 @@ class _Watchdog:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="stripe-request-watchdog", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            elif watch.deadline < self._wake:
+                self._cond.notify()
         _thread.watch = watch
         try:
             yield watch
@@ -320,8 +323,8 @@ class _Watchdog:
                     self._watches.discard(watch)
                     with suppress(OSError):
                         socket.socket.shutdown(sock, socket.SHUT_RDWR)
-                wake = min((watch.deadline for watch in self._watches), default=now + 60.0)
-                self._cond.wait(max(wake - now, 0.001))
+                self._wake = min((watch.deadline for watch in self._watches), default=now + 60.0)
+                self._cond.wait(max(self._wake - now, 0.001))
 
 
 _WATCHDOG = _Watchdog()
