@@ -8,7 +8,7 @@ AIRFLOW_FLOOR ?= 3.3.0
 VENV ?= .venv
 FLOOR_VENV ?= .venv-floor
 
-.PHONY: bench browser demo test test-floor lint venv floor-venv clean
+.PHONY: bench browser demo test test-deployment test-floor lint venv floor-venv clean
 
 $(VENV)/.installed-$(AIRFLOW_VERSION): pyproject.toml constraints/constraints-airflow-$(AIRFLOW_VERSION).txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,10 +35,15 @@ browser:
 	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
-## test: ruff, mypy and the whole pytest suite on Airflow $(AIRFLOW_VERSION), then the suite on the floor.
+## test: ruff, mypy and the whole pytest suite on Airflow $(AIRFLOW_VERSION), the deployment test, then the suite on the floor.
 test: lint browser
 	$(VENV)/bin/python -m pytest
+	$(MAKE) test-deployment
 	$(MAKE) test-floor
+
+## test-deployment: the example DAGs triggered through the REST API of a real scheduler, API server and dag processor.
+test-deployment: venv
+	$(VENV)/bin/python -m pytest -m deployment tests/test_deployment.py
 
 ## test-floor: the pytest suite on the lowest supported Airflow.
 test-floor: floor-venv browser

@@ -3,14 +3,21 @@
 The export task declares the asset as an outlet; each asset event carries the
 export's summary (``path``, ``records``, ``format``, ``has_more``), so the
 downstream DAG knows exactly which file to load and how many customers to expect.
+
+The producer exports each hour's customers: its data interval when scheduled (or
+triggered with a logical date), and the previous full UTC hour before
+``run_after`` when triggered with no logical date (``airflow_provider_stripe.windows.export_window``).
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import pendulum
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, task
 
 from airflow_provider_stripe.operators import StripeListCustomersOperator
+from airflow_provider_stripe.windows import export_window
 
 STRIPE_CUSTOMERS = Asset(name="stripe_customers_export", uri="stripe-export://customers")
 
@@ -21,13 +28,14 @@ with DAG(
     catchup=False,
     tags=["stripe", "example"],
     doc_md=__doc__,
+    user_defined_macros={"export_window": partial(export_window, period="hour")},
 ) as dag:
     StripeListCustomersOperator(
         task_id="export_customers",
-        created={"gte": "{{ data_interval_start }}", "lt": "{{ data_interval_end }}"},
+        created={"gte": "{{ export_window(dag_run).start }}", "lt": "{{ export_window(dag_run).end }}"},
         output_path=(
             "{{ var.value.get('stripe_export_base', 'file:///tmp/stripe-exports') }}"
-            "/hourly/{{ data_interval_start | ts_nodash }}.jsonl"
+            "/hourly/{{ export_window(dag_run).start | ts_nodash }}.jsonl"
         ),
         outlets=[STRIPE_CUSTOMERS],
     )

@@ -3,12 +3,20 @@
 The ``created`` history is split into windows (``split_created``) and the list
 operator is mapped over them, each window to its own file, so Celery or
 Kubernetes workers fetch them side by side. Stripe's rate budget is per account,
-so it is shared explicitly: the ``stripe_api`` pool caps how many windows run at
-once and each task paces itself with ``max_requests_per_second``; keep
-``pool slots × max_requests_per_second`` under the account's budget (for example
-4 slots × 5 req/s = 20 req/s, below Stripe's 25 per endpoint).
+so it is shared explicitly: ``max_active_tis_per_dagrun=4`` caps how many windows
+of a run fetch at once and each task paces itself with ``max_requests_per_second``;
+keep ``concurrent windows × max_requests_per_second`` under the account's budget
+(4 × 5 req/s = 20 req/s, below Stripe's 25 per endpoint). It runs as is, with no
+setup beyond the connection.
 
-Create the pool once: ``airflow pools set stripe_api 4 "Stripe API budget"``.
+To share one budget across DAGs and runs (two backfills, the nightly export …),
+use a pool instead: create it first, ``airflow pools set stripe_api 4 "Stripe API
+budget"`` (or in the UI under Admin → Pools), then add ``pool="stripe_api"`` to
+the ``partial(...)`` of every task that calls Stripe. The pool must exist before
+the run: the scheduler never queues a task whose pool does not exist, so the run
+waits forever with its tasks ``scheduled`` and only the scheduler's log says why.
+
+Trigger it with the params ``start``, ``end`` (ISO 8601) and ``windows``.
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ with DAG(
 
     StripeListCustomersOperator.partial(
         task_id="export_window",
-        pool="stripe_api",
+        max_active_tis_per_dagrun=4,
         max_requests_per_second=5,
         output_path=(
             "{{ var.value.get('stripe_export_base', 'file:///tmp/stripe-exports') }}"

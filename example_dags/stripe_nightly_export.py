@@ -1,10 +1,19 @@
-"""Nightly incremental export: the customers created in each data interval, to object storage.
+"""Nightly incremental export: the customers created in each day, to object storage.
 
-Every run lists exactly the customers created in ``[data_interval_start,
-data_interval_end)`` (half-open, so a customer created on the boundary second
-lands in exactly one night's file) and writes them as gzipped JSON Lines under a
-per-interval path, five minutes after the interval closes. A downstream task
-reads the file back and reports the count.
+Every run lists exactly the customers created in its window (half-open, so a
+customer created on the boundary second lands in exactly one night's file) and
+writes them as gzipped JSON Lines under a per-day path, once the window has been
+closed for five minutes. A downstream task reads the file back and reports the
+count.
+
+The window is the run's data interval — ``[data_interval_start,
+data_interval_end)`` for scheduled runs and for runs triggered with a logical
+date. A run triggered with no logical date (``airflow dags trigger`` without
+``-l``, the REST API with ``"logical_date": null``, the UI with the date cleared)
+exports the previous full UTC day before its ``run_after``: trigger it by hand in
+the morning and it exports yesterday (``airflow_provider_stripe.windows.export_window``). The UI
+fills in the current time as the logical date; the interval inferred from it is
+that same day.
 
 Configure the destination with the Airflow Variable ``stripe_export_base``
 (e.g. ``s3://my-bucket/stripe`` with ``stripe_export_conn_id``); the default is
@@ -17,10 +26,11 @@ import gzip
 import json
 
 import pendulum
-from airflow.providers.standard.sensors.time_delta import TimeDeltaSensor
+from airflow.providers.standard.sensors.date_time import DateTimeSensor
 from airflow.sdk import DAG, CronDataIntervalTimetable, ObjectStoragePath, task
 
 from airflow_provider_stripe.operators import StripeListCustomersOperator
+from airflow_provider_stripe.windows import export_window
 
 with DAG(
     dag_id="stripe_nightly_export",
@@ -30,19 +40,22 @@ with DAG(
     max_active_runs=1,
     tags=["stripe", "example"],
     doc_md=__doc__,
+    user_defined_macros={"export_window": export_window},
 ) as dag:
-    # Give Stripe a few minutes past the interval's end, so a customer created in its
-    # last second is surely visible when the window is read.
-    settle = TimeDeltaSensor(
-        task_id="wait_for_interval_to_settle", delta=pendulum.duration(minutes=5), mode="reschedule"
+    # Give Stripe a few minutes past the window's end, so a customer created in its
+    # last second is surely visible when the window is read (at once for a past day).
+    settle = DateTimeSensor(
+        task_id="wait_for_interval_to_settle",
+        target_time="{{ export_window(dag_run).end.add(minutes=5) }}",
+        mode="reschedule",
     )
 
     export = StripeListCustomersOperator(
         task_id="export_customers",
-        created={"gte": "{{ data_interval_start }}", "lt": "{{ data_interval_end }}"},
+        created={"gte": "{{ export_window(dag_run).start }}", "lt": "{{ export_window(dag_run).end }}"},
         output_path=(
             "{{ var.value.get('stripe_export_base', 'file:///tmp/stripe-exports') }}"
-            "/customers/date={{ data_interval_start | ds }}/customers.jsonl.gz"
+            "/customers/date={{ export_window(dag_run).start | ds }}/customers.jsonl.gz"
         ),
         output_conn_id="{{ var.value.get('stripe_export_conn_id', '') }}",
         retries=2,

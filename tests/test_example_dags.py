@@ -1,4 +1,9 @@
-"""Every example DAG parses without a database or a connection, and runs green under ``dag.test()``."""
+"""Every example DAG parses without a database or a connection, and runs green under ``dag.test()``.
+
+Scheduled-style runs (with a logical date, hence a data interval) and runs with no
+logical date (``airflow dags trigger``, the REST API with ``"logical_date": null``)
+are both exercised; ``tests/test_deployment.py`` triggers them under a real scheduler.
+"""
 
 from __future__ import annotations
 
@@ -49,32 +54,85 @@ def example_env(stripe_server: FakeStripe, monkeypatch, tmp_path) -> FakeStripe:
     return stripe_server
 
 
-def run_example(run_dag, name: str, **kwargs):
-    dag_run, _ = run_dag((EXAMPLES / f"{name}.py").read_text().replace(f'"{name}"', '"DAG_ID"'), **kwargs)
+def run_example(run_dag, name: str, dag_id: str | None = None, **kwargs):
+    """Run the example file ``name`` (its DAG ``dag_id``) with ``dag.test(**kwargs)``; return results and run."""
+    source = (EXAMPLES / f"{name}.py").read_text().replace(f'"{dag_id or name}"', '"DAG_ID"')
+    dag_run, dag = run_dag(source, **kwargs)
     assert dag_run.state == "success", task_results(dag_run)
-    return task_results(dag_run)
+    if "logical_date" in kwargs:
+        assert dag_run.logical_date == kwargs["logical_date"]
+    return task_results(dag_run), dag_run, dag
 
 
-def test_nightly_export(example_env: FakeStripe, run_dag, tmp_path):
+def rendered(dag_run, task_id: str) -> dict:
+    """A finished task's templated fields as they were rendered for the run."""
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+
+    return RenderedTaskInstanceFields.get_templated_fields(dag_run.get_task_instance(task_id))
+
+
+def newest_first(customers: list[dict]) -> list[dict]:
+    return sorted(customers, key=lambda c: (c["created"], c["id"]), reverse=True)
+
+
+# Scheduled: the data interval [06-01, 06-02). Triggered by hand on 06-02 with no logical
+# date: the previous full UTC day before run_after, the same day.
+NIGHTLY_RUNS = {
+    "scheduled": {"logical_date": pendulum.datetime(2024, 6, 2, tz="UTC")},
+    "no_logical_date": {"logical_date": None, "run_after": pendulum.datetime(2024, 6, 2, 9, 30, tz="UTC")},
+}
+
+
+@pytest.mark.parametrize("run", NIGHTLY_RUNS.values(), ids=NIGHTLY_RUNS.keys())
+def test_nightly_export(example_env: FakeStripe, run_dag, tmp_path, run):
     end = pendulum.datetime(2024, 6, 2, tz="UTC")
     start = end.subtract(days=1)
     inside = example_env.seed(250, start=start.int_timestamp, spacing=300)  # 250 × 5 min < 1 day
-    example_env.seed(5, start=end.int_timestamp, spacing=10)  # the next night's
+    example_env.seed(5, start=end.int_timestamp, spacing=10)  # the next night's (before run_after too)
     example_env.seed(5, start=start.int_timestamp - 100, spacing=10)  # the previous night's
-    results = run_example(run_dag, "stripe_nightly_export", logical_date=end)
+    results, dag_run, _ = run_example(run_dag, "stripe_nightly_export", **run)
     export = results["export_customers"][1]
     expected_path = tmp_path / "customers" / "date=2024-06-01" / "customers.jsonl.gz"
     assert export == {"path": f"file://{expected_path}", "records": 250, "format": "jsonl", "has_more": False}
     lines = gzip.decompress(expected_path.read_bytes()).decode().splitlines()
-    assert [json.loads(line) for line in lines] == sorted(
-        inside, key=lambda c: (c["created"], c["id"]), reverse=True
-    )
+    assert [json.loads(line) for line in lines] == newest_first(inside)
     assert results["report"] == ("success", 250)
+    assert rendered(dag_run, "export_customers")["created"] == {
+        "gte": "2024-06-01 00:00:00+00:00",
+        "lt": "2024-06-02 00:00:00+00:00",
+    }
+    # It reads the window once it has been closed for five minutes (long past here: at once).
+    assert rendered(dag_run, "wait_for_interval_to_settle") == {"target_time": "2024-06-02 00:05:00+00:00"}
+
+
+# The hourly producer: its data interval [12:00, 13:00), or with no logical date the
+# previous full UTC hour before run_after, the same hour.
+PRODUCER_RUNS = {
+    "scheduled": {"logical_date": pendulum.datetime(2024, 6, 1, 13, tz="UTC")},
+    "no_logical_date": {"logical_date": None, "run_after": pendulum.datetime(2024, 6, 1, 13, 45, tz="UTC")},
+}
+
+
+@pytest.mark.parametrize("run", PRODUCER_RUNS.values(), ids=PRODUCER_RUNS.keys())
+def test_asset_producer(example_env: FakeStripe, run_dag, tmp_path, run):
+    start = pendulum.datetime(2024, 6, 1, 12, tz="UTC")
+    inside = example_env.seed(60, start=start.int_timestamp, spacing=60)  # 12:00 … 12:59
+    example_env.seed(3, start=start.int_timestamp - 3, spacing=1)  # 11:59:57 … 11:59:59
+    example_env.seed(3, start=start.int_timestamp + 3600, spacing=60)  # 13:00 … 13:02
+    results, _, _ = run_example(run_dag, "stripe_asset_driven", dag_id="stripe_asset_producer", **run)
+    expected_path = tmp_path / "hourly" / "20240601T120000.jsonl"
+    assert results["export_customers"][1] == {
+        "path": f"file://{expected_path}",
+        "records": 60,
+        "format": "jsonl",
+        "has_more": False,
+    }
+    assert [json.loads(line) for line in expected_path.read_text().splitlines()] == newest_first(inside)
 
 
 def test_list_then_get(example_env: FakeStripe, run_dag):
     customers = example_env.seed(15)
-    results = run_example(run_dag, "stripe_list_then_get")
+    results, _, _ = run_example(run_dag, "stripe_list_then_get", logical_date=None)
     assert [results[f"get_customer[{i}]"][1] for i in range(10)] == customers[:10]
     gets = [r for r in example_env.requests if r["path"].startswith("/v1/customers/")]
     assert len(gets) == 10 and all(("expand[]", "default_source") in r["query"] for r in gets)
@@ -84,20 +142,42 @@ def test_taskflow_hook(example_env: FakeStripe, run_dag):
     now = pendulum.now("UTC")
     recent = example_env.seed(40, start=now.subtract(days=10).int_timestamp, spacing=600)
     example_env.seed(7, start=now.subtract(days=90).int_timestamp, spacing=600)
-    results = run_example(run_dag, "stripe_taskflow_hook")
+    results, dag_run, _ = run_example(run_dag, "stripe_taskflow_hook")
+    assert_counts_by_country(results, dag_run, recent)
+
+
+def test_taskflow_hook_with_no_logical_date(example_env: FakeStripe, run_dag):
+    """Triggered by hand: the 30 days before run_after, with run_after as the upper bound."""
+    run_after = pendulum.datetime(2024, 3, 31, 12, tz="UTC")
+    since = run_after.subtract(days=30)
+    inside = example_env.seed(40, start=since.int_timestamp, spacing=3600)  # from exactly 30 days before
+    example_env.seed(5, start=since.int_timestamp - 5, spacing=1)  # just too old
+    example_env.seed(5, start=run_after.int_timestamp, spacing=60)  # created from run_after on
+    results, dag_run, _ = run_example(run_dag, "stripe_taskflow_hook", logical_date=None, run_after=run_after)
+    assert_counts_by_country(results, dag_run, inside)
+
+
+def assert_counts_by_country(results: dict, dag_run, customers: list[dict]) -> None:
+    from airflow.models.xcom import XComModel
+    from airflow.settings import Session
+
     counts = results["customers_by_country"][1]
-    assert sum(counts.values()) == 40
     expected: dict[str, int] = {}
-    for customer in recent:
+    for customer in customers:
         expected[customer["address"]["country"]] = expected.get(customer["address"]["country"], 0) + 1
     assert counts == expected
+    # One XCom, not one per country as a dict return annotation would imply.
+    xcoms = Session().scalars(
+        XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids="customers_by_country")
+    )
+    assert [x.key for x in xcoms] == ["return_value"]
 
 
 def test_connect_accounts(example_env: FakeStripe, run_dag, monkeypatch, tmp_path):
     a = example_env.seed(4, account="acct_1A")
     b = example_env.seed(3, account="acct_2B")
     monkeypatch.setenv("AIRFLOW_VAR_STRIPE_CONNECTED_ACCOUNTS", json.dumps(["acct_1A", "acct_2B"]))
-    results = run_example(run_dag, "stripe_connect_accounts")
+    results, _, _ = run_example(run_dag, "stripe_connect_accounts", logical_date=None)
     assert results["export_account[0]"][1]["records"] == 4
     assert results["export_account[1]"][1]["records"] == 3
     for account, customers in (("acct_1A", a), ("acct_2B", b)):
@@ -106,17 +186,18 @@ def test_connect_accounts(example_env: FakeStripe, run_dag, monkeypatch, tmp_pat
 
 
 def test_backfill_windows(example_env: FakeStripe, run_dag, tmp_path):
-    from airflow.models.pool import Pool
-
-    Pool.create_or_update_pool("stripe_api", slots=4, description="Stripe API budget", include_deferred=False)
+    """Runs out of the box (no pool to create), at most four windows of a run at once."""
     start, end = pendulum.datetime(2024, 1, 1, tz="UTC"), pendulum.datetime(2024, 1, 11, tz="UTC")
     inside = example_env.seed(900, start=start.int_timestamp, spacing=960)  # 900 × 16 min = 10 days
     example_env.seed(3, start=end.int_timestamp, spacing=5)
-    results = run_example(
+    results, _, dag = run_example(
         run_dag,
         "stripe_backfill_windows",
+        logical_date=None,
         run_conf={"start": start.isoformat(), "end": end.isoformat(), "windows": 5},
     )
+    export_window = dag.get_task("export_window")
+    assert (export_window.pool, export_window.max_active_tis_per_dagrun) == ("default_pool", 4)
     windows = results["created_windows"][1]
     assert (
         len(windows) == 5

@@ -88,3 +88,34 @@ def test_base_url_from():
     assert base_url_from(None) == "https://api.stripe.com"
     assert base_url_from("proxy.local", 8443) == "https://proxy.local:8443"
     assert base_url_from("http://127.0.0.1:5/", 9) == "http://127.0.0.1:5"
+
+
+def test_export_window_is_the_data_interval_when_there_is_one():
+    from types import SimpleNamespace
+
+    from airflow_provider_stripe.windows import export_window
+
+    start, end = pendulum.datetime(2024, 6, 1, tz="UTC"), pendulum.datetime(2024, 6, 2, tz="UTC")
+    run = SimpleNamespace(data_interval_start=start, data_interval_end=end, run_after=end.add(days=9))
+    assert export_window(run) == (start, end)
+
+
+@pytest.mark.parametrize(
+    ("run_after", "period", "expected"),
+    [
+        ("2024-06-02T09:30:00+00:00", "day", ("2024-06-01T00:00:00+00:00", "2024-06-02T00:00:00+00:00")),
+        ("2024-06-02T00:00:00+00:00", "day", ("2024-06-01T00:00:00+00:00", "2024-06-02T00:00:00+00:00")),
+        ("2024-06-02T01:30:00+02:00", "day", ("2024-05-31T00:00:00+00:00", "2024-06-01T00:00:00+00:00")),
+        ("2024-06-02T09:30:00+00:00", "hour", ("2024-06-02T08:00:00+00:00", "2024-06-02T09:00:00+00:00")),
+    ],
+)
+def test_export_window_without_a_logical_date_is_the_last_full_period(run_after, period, expected):
+    from types import SimpleNamespace
+
+    from airflow_provider_stripe.windows import export_window
+
+    run = SimpleNamespace(
+        data_interval_start=None, data_interval_end=None, run_after=dt.datetime.fromisoformat(run_after)
+    )
+    window = export_window(run, period)
+    assert (window.start.isoformat(), window.end.isoformat()) == expected

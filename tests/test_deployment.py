@@ -1,0 +1,349 @@
+"""The example DAGs in a real deployment, triggered by hand through the REST API.
+
+A fresh ``AIRFLOW_HOME`` with SQLite, the LocalExecutor, and ``airflow api-server``,
+``airflow scheduler`` and ``airflow dag-processor`` as separate processes, all on
+127.0.0.1. The connection comes from ``AIRFLOW_CONN_STRIPE_DEFAULT`` (pointing at the
+fake Stripe server), the export base from ``AIRFLOW_VAR_STRIPE_EXPORT_BASE``. The test
+logs in through ``POST /auth/token``, unpauses four examples and triggers each with
+``{"logical_date": null}``, and checks what each run exported.
+Unpausing the nightly export also makes the scheduler create its scheduled run for
+the last full day, which is checked too.
+
+Run it with ``make test-deployment`` (it is excluded from the default ``pytest`` run).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pendulum
+import psutil
+import pytest
+import requests
+
+from tests.conftest import conn_json, free_port, wait_until_serving
+from tests.stripe_server import FakeStripe
+
+pytestmark = [pytest.mark.deployment, pytest.mark.timeout(900)]
+
+ROOT = Path(__file__).resolve().parent.parent
+TRIGGERED = (
+    "stripe_nightly_export",
+    "stripe_taskflow_hook",
+    "stripe_backfill_windows",
+    "stripe_list_then_get",
+)
+RUN_TIMEOUT = 360.0  # seconds for every run to finish
+# Scheduler and dag processor tuned for a test: short loops, prompt pickup of the DAG files.
+FAST = {
+    "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+    "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "1",
+    "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.2",
+    "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+}
+
+
+class Deployment:
+    """The running components, the REST API with a bearer token, and where things land."""
+
+    def __init__(self, home: Path, output: Path, url: str, processes: dict[str, subprocess.Popen[bytes]]):
+        self.home, self.output, self.url, self.processes = home, output, url, processes
+        self.session = requests.Session()
+
+    def login(self, username: str, password: str) -> None:
+        answer = requests.post(
+            f"{self.url}/auth/token", json={"username": username, "password": password}, timeout=30
+        )
+        assert answer.status_code == 201, answer.text
+        self.session.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        answer = self.session.request(method, f"{self.url}/api/v2{path}", timeout=30, **kwargs)
+        assert answer.ok, f"{method} {path}: {answer.status_code} {answer.text}"
+        return answer.json()
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str) -> Any:
+        entry = self.api(
+            "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value"
+        )
+        return json.loads(entry["value"]) if isinstance(entry["value"], str) else entry["value"]
+
+    def print_logs(self) -> None:
+        """The tail of every component's log and of every task log, to debug a failure."""
+        logs = sorted((self.home / "components").glob("*.log"))
+        logs += sorted((self.home / "logs").rglob("attempt=*.log"))
+        for log in logs:
+            lines = log.read_text(errors="replace").splitlines()[-80:]
+            print(f"===== {log.relative_to(self.home)} (last {len(lines)} lines)", *lines, sep="\n")
+
+    @contextlib.contextmanager
+    def print_logs_on_failure(self) -> Iterator[None]:
+        try:
+            yield
+        except BaseException:
+            self.print_logs()
+            raise
+
+
+def airflow_env(home: Path, dags: Path, output: Path, port: int, stripe_url: str, password_file: Path):
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
+    return (
+        env
+        | FAST
+        | {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+            # Shared by the API server (which checks task tokens) and the scheduler (which issues them).
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(password_file),
+            "AIRFLOW_CONN_STRIPE_DEFAULT": conn_json(stripe_url, max_requests_per_second=0),
+            "AIRFLOW_VAR_STRIPE_EXPORT_BASE": f"file://{output}",
+        }
+    )
+
+
+def process_tree(processes: dict[str, subprocess.Popen[bytes]]) -> list[psutil.Process]:
+    tree = []
+    for process in processes.values():
+        try:
+            root = psutil.Process(process.pid)
+            tree += [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            pass
+    return tree
+
+
+def stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each component's process group, then SIGKILL whatever of it is left."""
+    tree = process_tree(processes)
+    for process in processes.values():
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    for process in processes.values():
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+    for process in processes.values():
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    for leftover in tree:  # a child that left its process group
+        with contextlib.suppress(psutil.NoSuchProcess):
+            leftover.kill()
+
+
+@pytest.fixture
+def deployment(
+    tmp_path: Path, stripe_server: FakeStripe, request: pytest.FixtureRequest
+) -> Iterator[Deployment]:
+    home, dags, output = tmp_path / "home", tmp_path / "dags", tmp_path / "output"
+    (home / "components").mkdir(parents=True)
+    shutil.copytree(ROOT / "example_dags", dags, ignore=shutil.ignore_patterns("__pycache__"))
+    password = secrets.token_urlsafe(16)
+    password_file = home / "passwords.json"
+    password_file.write_text(json.dumps({"admin": password}))
+    port = free_port()
+    env = airflow_env(home, dags, output, port, stripe_server.url, password_file)
+    airflow = [sys.executable, "-m", "airflow"]
+    subprocess.run(
+        [*airflow, "db", "migrate"], env=env, check=True, capture_output=True, timeout=600, cwd=tmp_path
+    )
+    commands = {
+        "api-server": ["api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        # Serving logs would listen on 0.0.0.0:8793; the API server reads them from local files.
+        "scheduler": ["scheduler", "--skip-serve-logs"],
+        "dag-processor": ["dag-processor"],
+    }
+    deployment = Deployment(home, output, f"http://127.0.0.1:{port}", {})
+    try:
+        with deployment.print_logs_on_failure():
+            for name, command in commands.items():
+                with (home / "components" / f"{name}.log").open("wb") as log:
+                    deployment.processes[name] = subprocess.Popen(
+                        [*airflow, *command],
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        cwd=tmp_path,
+                        start_new_session=True,  # its own process group, to stop it as a whole
+                    )
+            wait_until_serving(
+                f"{deployment.url}/api/v2/monitor/health",
+                deployment.processes["api-server"],
+                timeout=120,
+                what="the API server",
+            )
+            deployment.login("admin", password)
+        failed = request.session.testsfailed
+        yield deployment
+        if request.session.testsfailed > failed:  # the test failed (its report comes before teardown)
+            deployment.print_logs()
+    finally:
+        stop(deployment.processes)
+
+
+def seed(server: FakeStripe, now: pendulum.DateTime) -> None:
+    """Customers around yesterday's boundaries, today, 40 days ago and (for the upper bound) in the future."""
+    today = now.start_of("day")
+    yesterday = today.subtract(days=1)
+    server.seed(48, start=yesterday.int_timestamp, spacing=1800)  # yesterday 00:00 … 23:30
+    server.seed(1, start=today.int_timestamp - 1)  # yesterday 23:59:59
+    server.seed(3, start=yesterday.int_timestamp - 3, spacing=1)  # the day before, last seconds
+    server.seed(3, start=today.int_timestamp, spacing=1)  # today's first seconds
+    server.seed(3, start=now.subtract(days=40).int_timestamp, spacing=60)
+    server.seed(2, start=now.add(hours=1).int_timestamp, spacing=60)  # after any trigger
+
+
+def created_in(server: FakeStripe, start: pendulum.DateTime, end: pendulum.DateTime) -> list[dict[str, Any]]:
+    """The customers created in ``[start, end)``, newest first (Stripe's order)."""
+    return [
+        c for c in server.store().newest_first() if start.int_timestamp <= c["created"] < end.int_timestamp
+    ]
+
+
+def read_jsonl_gz(path: Path) -> list[dict[str, Any]]:
+    import gzip
+
+    return [json.loads(line) for line in gzip.decompress(path.read_bytes()).decode().splitlines()]
+
+
+def wait_for_dags(deployment: Deployment, dag_ids: tuple[str, ...], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = deployment.session.get(f"{deployment.url}/api/v2/dags", params={"limit": 100}, timeout=30)
+        known = {dag["dag_id"] for dag in answer.json().get("dags", [])} if answer.ok else set()
+        if set(dag_ids) <= known:
+            return
+        assert time.monotonic() < deadline, f"the dag processor did not register {set(dag_ids) - known}"
+        time.sleep(1)
+
+
+def wait_for_runs(deployment: Deployment, runs: dict[str, str], timeout: float) -> dict[str, dict[str, Any]]:
+    """Poll until every ``{dag_id: run_id}`` has finished; return each run as the API shows it."""
+    deadline = time.monotonic() + timeout
+    finished: dict[str, dict[str, Any]] = {}
+    while len(finished) < len(runs):
+        for dag_id, run_id in runs.items():
+            if dag_id not in finished:
+                run = deployment.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
+                if run["state"] in ("success", "failed"):
+                    finished[dag_id] = run
+        for name, process in deployment.processes.items():
+            assert process.poll() is None, f"{name} exited with {process.returncode}"
+        if time.monotonic() > deadline:
+            pending = {d: deployment.api("GET", f"/dags/{d}/dagRuns/{r}")["state"] for d, r in runs.items()}
+            raise AssertionError(f"runs still not finished after {timeout:.0f} s: {pending}")
+        time.sleep(1)
+    return finished
+
+
+def test_examples_triggered_by_hand_in_a_real_deployment(deployment: Deployment, stripe_server: FakeStripe):
+    now = pendulum.now("UTC")
+    seed(stripe_server, now)
+    wait_for_dags(deployment, TRIGGERED)
+    for dag_id in TRIGGERED:
+        assert deployment.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})["is_paused"] is False
+
+    yesterday = now.start_of("day").subtract(days=1)
+    backfill = {"start": yesterday.isoformat(), "end": yesterday.add(days=1).isoformat(), "windows": 3}
+    triggered = {
+        dag_id: deployment.api(
+            "POST",
+            f"/dags/{dag_id}/dagRuns",
+            json={"logical_date": None, "conf": backfill if dag_id == "stripe_backfill_windows" else {}},
+        )
+        for dag_id in TRIGGERED
+    }
+    for run in triggered.values():  # no logical date, so no data interval
+        assert (run["logical_date"], run["data_interval_start"], run["run_type"]) == (
+            None,
+            None,
+            "manual",
+        )
+
+    # The nightly sensor waits until 00:05 UTC for yesterday; give a run near midnight that long too.
+    settled = now.start_of("day").add(minutes=6)
+    timeout = RUN_TIMEOUT + max(0.0, (settled - pendulum.now("UTC")).total_seconds())
+    runs = wait_for_runs(
+        deployment, {dag_id: run["dag_run_id"] for dag_id, run in triggered.items()}, timeout
+    )
+    assert {dag_id: run["state"] for dag_id, run in runs.items()} == dict.fromkeys(TRIGGERED, "success")
+
+    # Nightly, no logical date: the previous full UTC day before run_after, exactly.
+    nightly = runs["stripe_nightly_export"]
+    end = pendulum.parse(nightly["run_after"]).in_tz("UTC").start_of("day")
+    expected = created_in(stripe_server, end.subtract(days=1), end)
+    path = (
+        deployment.output
+        / "customers"
+        / f"date={end.subtract(days=1).to_date_string()}"
+        / "customers.jsonl.gz"
+    )
+    assert expected and read_jsonl_gz(path) == expected
+    assert deployment.xcom("stripe_nightly_export", nightly["dag_run_id"], "report") == len(expected)
+
+    # The run the scheduler created on unpausing: its data interval, the same day.
+    scheduled = deployment.api("GET", "/dags/stripe_nightly_export/dagRuns", params={"run_type": "scheduled"})
+    assert scheduled["total_entries"] == 1
+    scheduled_run = wait_for_runs(
+        deployment, {"stripe_nightly_export": scheduled["dag_runs"][0]["dag_run_id"]}, timeout
+    )["stripe_nightly_export"]
+    assert scheduled_run["state"] == "success"
+    scheduled_start = pendulum.parse(scheduled_run["data_interval_start"])
+    assert pendulum.parse(scheduled_run["data_interval_end"]) == scheduled_start.add(days=1)
+    assert deployment.xcom("stripe_nightly_export", scheduled_run["dag_run_id"], "report") == len(
+        created_in(stripe_server, scheduled_start, scheduled_start.add(days=1))
+    )
+
+    # TaskFlow: the 30 days before run_after, run_after excluded; one XCom.
+    taskflow = runs["stripe_taskflow_hook"]
+    until = pendulum.parse(taskflow["run_after"])
+    counts: dict[str, int] = {}
+    for customer in created_in(stripe_server, until.subtract(days=30), until):
+        counts[customer["address"]["country"]] = counts.get(customer["address"]["country"], 0) + 1
+    assert deployment.xcom("stripe_taskflow_hook", taskflow["dag_run_id"], "customers_by_country") == counts
+    xcoms = deployment.api(
+        "GET",
+        f"/dags/stripe_taskflow_hook/dagRuns/{taskflow['dag_run_id']}/taskInstances/customers_by_country/xcomEntries",
+    )
+    assert [x["key"] for x in xcoms["xcom_entries"]] == ["return_value"]
+
+    # Backfill: three windows of yesterday, no pool needed.
+    files = sorted((deployment.output / "backfill").rglob("window-*.jsonl.gz"))
+    assert [f.name for f in files] == [f"window-{i:04d}.jsonl.gz" for i in range(3)]
+    exported = sorted(c["id"] for f in files for c in read_jsonl_gz(f))
+    assert exported == sorted(c["id"] for c in created_in(stripe_server, yesterday, yesterday.add(days=1)))
+
+    # List then get: the ten newest customers, each fetched once.
+    gets = [
+        r["path"].rsplit("/", 1)[1] for r in stripe_server.requests if r["path"].startswith("/v1/customers/")
+    ]
+    assert sorted(gets) == sorted(c["id"] for c in stripe_server.store().newest_first()[:10])
+
+    # Nothing the deployment started listens beyond loopback.
+    listening = {
+        (c.laddr.ip, c.laddr.port)
+        for c in psutil.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN and c.pid in {p.pid for p in process_tree(deployment.processes)}
+    }
+    assert listening and all(ip == "127.0.0.1" for ip, _ in listening), listening
