@@ -8,6 +8,7 @@ connections or operators, so it stays fast and easy to test; the hook builds a
 from __future__ import annotations
 
 import email.utils
+import functools
 import http.client
 import ipaddress
 import json
@@ -31,7 +32,7 @@ from urllib.parse import quote, urlsplit
 import requests
 import urllib3
 from tenacity import RetryCallState, Retrying, retry_if_exception
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.connectionpool import HTTPConnectionPool
 
 from airflow_provider_stripe import __version__
 from airflow_provider_stripe.exceptions import (
@@ -39,6 +40,7 @@ from airflow_provider_stripe.exceptions import (
     StripeAuthenticationError,
     StripeConfigurationError,
     StripeConnectionError,
+    StripeError,
     StripeInvalidRequestError,
     StripeNotFoundError,
     StripeParameterError,
@@ -87,8 +89,20 @@ _LIVE_PREFIXES = ("sk_live_", "rk_live_")
 _TEST_PREFIXES = ("sk_test_", "rk_test_")
 #: Every character of a Stripe API key; anything else (spaces, line breaks, non-ASCII) is refused.
 _KEY_ALPHABET = re.compile(r"[A-Za-z0-9_]+")
+#: A Connect account id (``acct_…``) and an API version (``2024-06-20``, ``2025-03-31.basil``).
+_ACCOUNT_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
+_API_VERSION = re.compile(r"[0-9A-Za-z._-]{1,64}")
 #: Characters no API base URL may hold: HTTP stacks and URL parsers disagree about them.
 _URL_FORBIDDEN = re.compile(r"[\s\\\x00-\x1f\x7f-\uffff]")
+#: Failures before anything is sent: a header value or URL requests refuses. No retry can fix them.
+_UNSENDABLE = (
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidProxyURL,
+    UnicodeError,
+)
 #: Transport failures that a new attempt can fix: nothing, or only part of an answer, arrived.
 _DROPPED = (
     requests.ConnectionError,
@@ -110,7 +124,8 @@ def key_mode(api_key: str) -> str:
 
 
 def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
+    """A loopback IP address, or the name ``localhost`` itself (names that a DNS server answers are not)."""
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -125,8 +140,15 @@ def base_url_from(host: str | None, port: int | None = None) -> str:
         url = f"https://{url}"
     scheme, separator, rest = url.partition("://")
     url = f"{scheme}{separator}{rest.rstrip('/')}"
-    if port and "@" not in url and not re.search(r":\d+$", urlsplit(url).netloc):
-        url = f"{url}:{port}"
+    if port and "@" not in url:
+        parts = urlsplit(url)
+        netloc_port = re.search(r":(\d*)$", parts.netloc)
+        if netloc_port is None:
+            url = parts._replace(netloc=f"{parts.netloc}:{port}").geturl()
+        elif netloc_port.group(1) != str(port):
+            raise StripeConfigurationError(
+                f"The host {url!r} names a port and the port field says {port}: give the port once."
+            )
     return url
 
 
@@ -156,6 +178,8 @@ def check_base_url(url: str) -> str:
         raise StripeConfigurationError(f"API base URL {url!r} has no valid host or port.") from None
     if parts.scheme not in ("http", "https") or not stdlib_host:
         raise StripeConfigurationError(f"API base URL {url!r} is not an http(s) URL.")
+    if stdlib_port == 0:
+        raise StripeConfigurationError(f"API base URL {url!r} names port 0.")
     if parts.query or parts.fragment or "?" in url or "#" in url:
         raise StripeConfigurationError(f"API base URL {url!r} must not have a query or a fragment.")
     host = (parsed.host or "").strip("[]").lower()
@@ -210,8 +234,29 @@ def _retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-def _malformed(body: Any, expect: str | None, limit: int | None) -> str | None:
-    """What is wrong with a success body, or None: a JSON object; a list page; an object with an id."""
+def _header_value(value: Any, param: str, pattern: re.Pattern[str]) -> str | None:
+    """A header setting (``Stripe-Account``, ``Stripe-Version``) in its documented form, or None."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise StripeParameterError(param, f"{value!r} is not a valid {param}")
+    return value
+
+
+def _text(value: Any) -> str | None:
+    """A string field of an error body, or None when the server sent something else."""
+    return value if isinstance(value, str) else None
+
+
+def _malformed(body: Any, expect: str | None, params: Mapping[str, Any]) -> str | None:
+    """What is wrong with a success body, or None.
+
+    ``expect``: ``"object"`` (an object with an ``id``), ``"list"`` (a page of
+    records with ids, no longer than the ``limit`` asked for, not repeating the
+    cursor, so a server that ignores the cursor cannot loop us forever) or
+    ``"created_list"`` (also: integer ``created`` values, newest first, inside the
+    ``created`` range asked for, as parallel listing relies on).
+    """
     if not isinstance(body, dict):
         return f"the body is JSON {type(body).__name__}, not an object"
     if expect == "object":
@@ -223,17 +268,34 @@ def _malformed(body: Any, expect: str | None, limit: int | None) -> str | None:
         return "the list object has no data array"
     if not isinstance(body.get("has_more"), bool):
         return "the list object has no boolean has_more"
+    cursor = params.get("starting_after") or params.get("ending_before")
     for position, record in enumerate(data):
         if not isinstance(record, dict) or not isinstance(record.get("id"), str) or not record["id"]:
             return f"record {position} of the page has no id"
-        if expect == "created_list" and (
-            not isinstance(record.get("created"), int) or isinstance(record["created"], bool)
-        ):
-            return f"record {position} of the page has no integer created"
+        if cursor is not None and record["id"] == cursor:
+            return f"the page repeats the cursor {cursor!r} it was asked to start after"
     if not data and body["has_more"]:
         return "an empty page says has_more: true, so the list cannot go on"
+    limit = params.get("limit")
     if limit is not None and len(data) > limit:
         return f"the page holds {len(data)} records, more than the limit of {limit} asked for"
+    if expect == "created_list":
+        return _misordered(data, params.get("created"))
+    return None
+
+
+def _misordered(data: list[dict[str, Any]], created: Any) -> str | None:
+    lower, upper = created_bounds(created if isinstance(created, Mapping) else None)
+    previous = upper
+    for position, record in enumerate(data):
+        stamp = record.get("created")
+        if not isinstance(stamp, int) or isinstance(stamp, bool):
+            return f"record {position} of the page has no integer created"
+        if not lower <= stamp < upper:
+            return f"record {position} was created at {stamp}, outside the created range asked for"
+        if stamp > previous:
+            return f"record {position} is newer than the one before it: the page is not newest first"
+        previous = stamp
     return None
 
 
@@ -307,6 +369,23 @@ class _Watchdog:
         with self._cond:
             self._cond.notify()
 
+    def attach(self, connection: Any) -> None:
+        """``connection`` now serves this thread's request (if it is watched)."""
+        watch: _Watch | None = getattr(_thread, "watch", None)
+        if watch is not None:
+            with self._cond:
+                watch.connection = connection
+                connection._stripe_watch = watch
+
+    def detach(self, connection: Any) -> None:
+        """``connection`` goes back to its pool: no watch may touch it any more."""
+        watch: _Watch | None = getattr(connection, "_stripe_watch", None)
+        if watch is not None:
+            with self._cond:
+                if watch.connection is connection:
+                    watch.connection = None
+                connection._stripe_watch = None
+
     def _run(self) -> None:
         with self._cond:
             while True:
@@ -316,7 +395,7 @@ class _Watchdog:
                     if watch.deadline > now and not cancelled:
                         continue
                     sock = getattr(watch.connection, "sock", None)
-                    if sock is None:  # not connected yet (connect has its own timeout): look again soon
+                    if sock is None:  # not connected yet, or already done: look again soon
                         watch.deadline = now + 0.05
                         continue
                     watch.fired = True
@@ -332,42 +411,54 @@ _WATCHDOG = _Watchdog()
 os.register_at_fork(after_in_child=lambda: globals().update(_WATCHDOG=_Watchdog()))
 
 
-class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
-    """Registers itself with the request's watch, so the watchdog can shut its socket down."""
+@functools.cache
+def _watched(pool_class: type[HTTPConnectionPool]) -> type[HTTPConnectionPool]:
+    """``pool_class`` whose connections join the current request's watch while they serve it.
 
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        watch = getattr(_thread, "watch", None)
-        if watch is not None:
-            watch.connection = self
-        super().request(*args, **kwargs)
+    A connection joins when it connects (a proxy tunnel included) and when it sends
+    a request, and leaves when it goes back to the pool, before any other request
+    can take it: the watchdog never touches a connection serving another request.
+    Works for every pool class urllib3 has (http, https, SOCKS).
+    """
+    if getattr(pool_class, "_stripe_watched", False):
+        return pool_class
+    base = pool_class.ConnectionCls
+
+    def connect(self: Any) -> None:
+        _WATCHDOG.attach(self)
+        base.connect(self)
+
+    def request(self: Any, *args: Any, **kwargs: Any) -> None:
+        _WATCHDOG.attach(self)
+        base.request(self, *args, **kwargs)
+
+    def put_conn(self: Any, conn: Any) -> None:
+        if conn is not None:
+            _WATCHDOG.detach(conn)
+        pool_class._put_conn(self, conn)
+
+    connection = type(f"Watched{base.__name__}", (base,), {"connect": connect, "request": request})
+    attributes = {"ConnectionCls": connection, "_put_conn": put_conn, "_stripe_watched": True}
+    return type(f"Watched{pool_class.__name__}", (pool_class,), attributes)
 
 
-class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection, _WatchedHTTPConnection):
-    pass
-
-
-class _WatchedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+def _watch_pools(manager: urllib3.PoolManager) -> urllib3.PoolManager:
+    manager.pool_classes_by_scheme = {
+        scheme: _watched(pool_class) for scheme, pool_class in manager.pool_classes_by_scheme.items()
+    }
+    return manager
 
 
 class _WatchedAdapter(requests.adapters.HTTPAdapter):
-    """An adapter whose connections (direct or through a proxy) the watchdog can see."""
+    """An adapter whose connections (direct or through any proxy) the watchdog can see."""
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
+        _watch_pools(self.poolmanager)
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> urllib3.PoolManager:
         manager: urllib3.PoolManager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        manager.pool_classes_by_scheme = _WATCHED_POOLS
-        return manager
+        return _watch_pools(manager)
 
 
 @dataclass
@@ -447,8 +538,8 @@ class StripeClient:
                 f"Refusing to send a live Stripe key over plain http to {host}: "
                 "use an https:// API base URL (plain http is allowed only to a loopback address)."
             )
-        self.stripe_account = check_id(stripe_account, "stripe_account") if stripe_account else None
-        self.stripe_version = stripe_version or None
+        self.stripe_account = _header_value(stripe_account, "stripe_account", _ACCOUNT_ID)
+        self.stripe_version = _header_value(stripe_version, "stripe_version", _API_VERSION)
         self.max_retries = check_int(max_retries, "max_retries", minimum=0)
         self.max_retry_wait = check_number(max_retry_wait, "max_retry_wait", allow_zero=True)
         self.timeout = check_number(timeout, "timeout", allow_zero=False)
@@ -518,18 +609,18 @@ class StripeClient:
         (a list page whose records have an integer ``created``). A body of another
         shape raises :class:`StripeResponseError`.
         """
-        limit = (params or {}).get("limit")
-        return self._retrying(self._send, path, encode_params(params or {}), expect, limit)
+        params = dict(params or {})
+        return self._retrying(self._send, path, encode_params(params), expect, params)
 
     def _send(
-        self, path: str, query: list[tuple[str, str]], expect: str | None, limit: int | None
+        self, path: str, query: list[tuple[str, str]], expect: str | None, params: Mapping[str, Any]
     ) -> dict[str, Any]:
         self._pacer.wait()
         self.stats.add(requests=1)
         url = f"{self.base_url}/v1/{path}"
         with _WATCHDOG.watch(self.timeout) as watch:
             try:
-                response = self._session.get(url, params=query, timeout=self.timeout)
+                response = self._session.get(url, params=query, timeout=self.timeout, allow_redirects=False)
             except Exception as exc:
                 if watch.cancel is not None and watch.cancel.is_set():
                     raise _Cancelled from None
@@ -539,14 +630,14 @@ class StripeClient:
             raise self._error(response)
         try:
             body = json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise StripeConnectionError(
                 f"Stripe answered 200 with a body that is not JSON ({len(response.content)} bytes)",
                 http_status=200,
                 request_id=request_id,
                 should_retry=True,
             ) from None
-        problem = _malformed(body, expect, limit)
+        problem = _malformed(body, expect, params)
         if problem is not None:
             raise StripeResponseError(
                 f"GET /v1/{path} answered 200, but {problem}", http_status=200, request_id=request_id
@@ -554,7 +645,12 @@ class StripeClient:
         result: dict[str, Any] = body
         return result
 
-    def _transport_error(self, exc: Exception, *, timed_out: bool) -> StripeConnectionError:
+    def _transport_error(self, exc: Exception, *, timed_out: bool) -> StripeError:
+        if isinstance(exc, _UNSENDABLE):  # the request cannot be built: settings, not the network
+            return StripeConfigurationError(
+                f"The request to {self.base_url} cannot be sent ({type(exc).__name__}): check the "
+                "connection's API base URL, proxy settings, stripe_version and stripe_account."
+            )
         if timed_out or isinstance(exc, requests.Timeout):
             return StripeConnectionError(
                 f"No whole answer from {self.base_url} within the timeout of {self.timeout:g}s",
@@ -573,12 +669,16 @@ class StripeClient:
             )
         return StripeConnectionError(f"Request to {self.base_url} failed: {type(exc).__name__}: {exc}")
 
-    @staticmethod
-    def _error(response: requests.Response) -> StripeAPIError:
+    def _redact(self, text: str) -> str:
+        """``text`` with the secret key (should a server echo it) replaced by its masked form."""
+        key = str(self._session.headers.get("Authorization", ""))[len("Bearer ") :]
+        return text.replace(key, f"{key[:8]}****") if key else text
+
+    def _error(self, response: requests.Response) -> StripeAPIError:
         status = response.status_code
         try:
             body = response.json().get("error") or {}
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             body = {}
         if not isinstance(body, dict):
             body = {}
@@ -593,14 +693,14 @@ class StripeClient:
         else:
             should_retry = status in (409, 429) or status >= 500
         cls = _ERROR_CLASSES.get(status, StripeAPIError)
-        if cls is StripeAPIError and 400 <= status < 500 and not should_retry:
-            cls = StripeRequestError
+        if cls is StripeAPIError and 300 <= status < 500 and not should_retry:
+            cls = StripeRequestError  # a redirect (Stripe sends none: a wrong base URL) or another 4xx
         return cls(
-            str(message),
+            self._redact(str(message)),
             http_status=status,
-            error_type=body.get("type"),
-            code=body.get("code"),
-            param=body.get("param"),
+            error_type=_text(body.get("type")),
+            code=_text(body.get("code")),
+            param=_text(body.get("param")),
             request_id=response.headers.get("Request-Id"),
             should_retry=should_retry,
             retry_after=_retry_after_seconds(response.headers.get("Retry-After")),
@@ -986,35 +1086,62 @@ class ParallelListIterator(ListIterator):
         super().__init__(client, collection, params, page_size=page_size)
         self.parallelism = parallelism
         self._crew = _Crew(client, collection, self.params, page_size=page_size, parallelism=parallelism)
+        self._page: list[dict[str, Any]] = []
+        self._position = 0
+        self._running = parallelism
+        self._started = False
+        self._pid = os.getpid()
 
     @property
     def windows(self) -> list[_Window]:
         """The ``created`` windows the workers have paged or are paging."""
         return self._crew.windows
 
+    def _generate(self) -> Generator[dict[str, Any], None, None]:
+        # Records are handed out by __next__, not by a generator method: its frame would hold
+        # the iterator in a reference cycle, and a dropped iterator would outlive its workers.
+        nothing: list[dict[str, Any]] = []
+        return (record for record in nothing)
+
+    def __next__(self) -> dict[str, Any]:
+        while self._position >= len(self._page):
+            self._page, self._position = self._next_page(), 0
+        record = self._page[self._position]
+        self._position += 1
+        return record
+
+    def _next_page(self) -> list[dict[str, Any]]:
+        crew = self._crew
+        if not self._started and not crew.stopped.is_set():
+            self._started = True
+            crew.start()
+        while self._running:
+            if os.getpid() != self._pid:
+                raise StripeError("A parallel Stripe listing cannot go on in a forked process.")
+            try:
+                item = crew.pages.get(timeout=0.1)
+            except queue.Empty:
+                if crew.stopped.is_set() and crew.pages.empty():
+                    break  # closed, from this thread or another one
+                continue
+            if item is None:
+                self._running -= 1
+            elif isinstance(item, BaseException):
+                self.close()
+                raise item
+            elif item:
+                self._count_page(len(item))
+                return item
+        self._running = 0
+        crew.stop()
+        raise StopIteration
+
     def close(self) -> None:
-        """Stop iterating and stop the workers (waiting up to a second for them)."""
-        super().close()
+        """Stop iterating and stop the workers (waiting up to a second for them); any thread may call it."""
+        self._running, self._page, self._position = 0, [], 0
         self._crew.stop(wait=1.0)
 
     def __del__(self) -> None:
         crew: _Crew | None = getattr(self, "_crew", None)
         if crew is not None:
-            crew.stop()
-
-    def _generate(self) -> Generator[dict[str, Any], None, None]:
-        crew = self._crew
-        crew.start()
-        running = len(crew.threads)
-        try:
-            while running:
-                item = crew.pages.get()
-                if item is None:
-                    running -= 1
-                elif isinstance(item, BaseException):
-                    raise item
-                else:
-                    self._count_page(len(item))
-                    yield from item
-        finally:
             crew.stop()

@@ -21,7 +21,7 @@ from typing import IO, Any
 
 from airflow.sdk import ObjectStoragePath
 
-from airflow_provider_stripe.exceptions import StripeParameterError
+from airflow_provider_stripe.exceptions import StripeError, StripeParameterError
 
 FORMATS = ("jsonl", "json")
 
@@ -80,7 +80,7 @@ def _remove_stale_partials(path: ObjectStoragePath) -> None:
     except (FileNotFoundError, NotADirectoryError):
         return
     for sibling in siblings:
-        if stale.fullmatch(sibling.name):
+        if stale.fullmatch(sibling.name) and not sibling.is_dir():
             with suppress(FileNotFoundError):  # another writer removed it first
                 sibling.unlink()
 
@@ -100,7 +100,13 @@ def atomic_open(path: ObjectStoragePath) -> Iterator[IO[bytes]]:
                     yield zipped  # type: ignore[misc]
             else:
                 yield raw
-        temporary.fs.mv(temporary.path, path.path)
+        try:
+            temporary.fs.mv(temporary.path, path.path)
+        except FileNotFoundError:
+            raise StripeError(
+                f"Another write to {str(path)!r} started meanwhile and removed this one's temporary "
+                "file; nothing was half-written. Give concurrent tasks different output paths."
+            ) from None
     except BaseException:
         if temporary.exists():
             temporary.unlink()

@@ -8,7 +8,7 @@ import pendulum
 import pytest
 
 from airflow_provider_stripe.client import base_url_from, encode_params, object_path
-from airflow_provider_stripe.exceptions import StripeParameterError
+from airflow_provider_stripe.exceptions import StripeConfigurationError, StripeParameterError
 from airflow_provider_stripe.params import created_bounds, customer_list_params, normalize_created, to_unix
 
 
@@ -87,7 +87,10 @@ def test_object_path_escapes_everything_but_id_characters():
 def test_base_url_from():
     assert base_url_from(None) == "https://api.stripe.com"
     assert base_url_from("proxy.local", 8443) == "https://proxy.local:8443"
-    assert base_url_from("http://127.0.0.1:5/", 9) == "http://127.0.0.1:5"
+    assert base_url_from("http://127.0.0.1:5/", 5) == "http://127.0.0.1:5"
+    assert base_url_from("https://gw.example.com/stripe/", 8443) == "https://gw.example.com:8443/stripe"
+    with pytest.raises(StripeConfigurationError, match="give the port once"):
+        base_url_from("http://127.0.0.1:5/", 9)
 
 
 def test_export_window_is_the_data_interval_when_there_is_one():
