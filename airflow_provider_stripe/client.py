@@ -600,31 +600,46 @@ class StripeClient:
     # -- requests ---------------------------------------------------------------------------
 
     def request(
-        self, path: str, params: Mapping[str, Any] | None = None, *, expect: str | None = None
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        expect: str | None = None,
+        timeout: float | None = None,
+        retry: bool = True,
     ) -> dict[str, Any]:
         """GET ``/v1/<path>`` with retries; return the decoded JSON object.
 
         ``expect`` checks the body's shape: ``"object"`` (an object with an ``id``),
         ``"list"`` (a list page no longer than its ``limit``) or ``"created_list"``
         (a list page whose records have an integer ``created``). A body of another
-        shape raises :class:`StripeResponseError`.
+        shape raises :class:`StripeResponseError`. ``timeout`` (seconds) may only
+        shorten the client's; ``retry=False`` makes one attempt (a connection test).
         """
         params = dict(params or {})
-        return self._retrying(self._send, path, encode_params(params), expect, params)
+        seconds = self.timeout if timeout is None else min(self.timeout, timeout)
+        if not retry:
+            return self._send(path, encode_params(params), expect, params, seconds)
+        return self._retrying(self._send, path, encode_params(params), expect, params, seconds)
 
     def _send(
-        self, path: str, query: list[tuple[str, str]], expect: str | None, params: Mapping[str, Any]
+        self,
+        path: str,
+        query: list[tuple[str, str]],
+        expect: str | None,
+        params: Mapping[str, Any],
+        timeout: float,
     ) -> dict[str, Any]:
         self._pacer.wait()
         self.stats.add(requests=1)
         url = f"{self.base_url}/v1/{path}"
-        with _WATCHDOG.watch(self.timeout) as watch:
+        with _WATCHDOG.watch(timeout) as watch:
             try:
-                response = self._session.get(url, params=query, timeout=self.timeout, allow_redirects=False)
+                response = self._session.get(url, params=query, timeout=timeout, allow_redirects=False)
             except Exception as exc:
                 if watch.cancel is not None and watch.cancel.is_set():
                     raise _Cancelled from None
-                raise self._transport_error(exc, timed_out=watch.fired) from None
+                raise self._transport_error(exc, timed_out=watch.fired, timeout=timeout) from None
         request_id = response.headers.get("Request-Id")
         if response.status_code != 200:
             raise self._error(response)
@@ -645,7 +660,7 @@ class StripeClient:
         result: dict[str, Any] = body
         return result
 
-    def _transport_error(self, exc: Exception, *, timed_out: bool) -> StripeError:
+    def _transport_error(self, exc: Exception, *, timed_out: bool, timeout: float) -> StripeError:
         if isinstance(exc, _UNSENDABLE):  # the request cannot be built: settings, not the network
             return StripeConfigurationError(
                 f"The request to {self.base_url} cannot be sent ({type(exc).__name__}): check the "
@@ -653,7 +668,7 @@ class StripeClient:
             )
         if timed_out or isinstance(exc, requests.Timeout):
             return StripeConnectionError(
-                f"No whole answer from {self.base_url} within the timeout of {self.timeout:g}s",
+                f"No whole answer from {self.base_url} within the timeout of {timeout:g}s",
                 should_retry=True,
             )
         if isinstance(exc, requests.exceptions.SSLError):  # a certificate problem: retrying cannot help

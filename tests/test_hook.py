@@ -360,7 +360,7 @@ def test_default_base_url_is_stripe(monkeypatch):
 
 def test_bad_extra_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_STRIPE_DEFAULT", conn_json("http://127.0.0.1:9", max_retries="many"))
-    with pytest.raises(StripeConfigurationError, match="max_retries must be a int"):
+    with pytest.raises(StripeConfigurationError, match="'max_retries': must be an integer, got 'many'"):
         StripeHook().get_conn()
 
 

@@ -359,3 +359,45 @@ def test_a_directory_named_like_a_partial_is_left_alone(tmp_path):
 def test_bad_header_settings_are_parameter_errors_in_the_client():
     with pytest.raises(StripeParameterError, match="stripe_version"):
         client_for("http://127.0.0.1:1", stripe_version="2024-06-20\n")
+
+
+# -- connection tests and where a bad setting came from -----------------------------------------
+
+
+def test_connection_test_is_one_short_attempt_against_a_silent_server(monkeypatch):
+    accepted: list[int] = []
+
+    def silent(conn: socket.socket) -> None:  # accepts, never answers (a firewall dropping traffic)
+        accepted.append(1)
+        time.sleep(5)
+
+    monkeypatch.setattr("airflow_provider_stripe.hooks.stripe.TEST_TIMEOUT", 1.0)
+    with tcp_server(silent) as port:
+        monkeypatch.setenv("AIRFLOW_CONN_STRIPE_DEFAULT", conn_json(f"http://127.0.0.1:{port}"))
+        started = time.monotonic()
+        ok, message = StripeHook().test_connection()
+        elapsed = time.monotonic() - started
+    assert not ok and "within the timeout of 1s" in message
+    assert elapsed < 3 and len(accepted) == 1
+
+
+def test_connection_test_messages_leave_out_the_temporary_connection_id(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_DXCSVPND", conn_json("http://127.0.0.1:1", key="pk_test_x"))
+    ok, message = StripeHook("dxcsvpnd").test_connection()
+    assert not ok and "publishable key" in message and "dxcsvpnd" not in message
+
+
+def test_a_bad_task_setting_is_not_blamed_on_the_connection(stripe_conn: FakeStripe, monkeypatch):
+    with pytest.raises(StripeConfigurationError) as info:
+        StripeHook(max_requests_per_second=-1).get_conn()
+    assert "a task or hook setting" in str(info.value) and "Connection 'stripe_default'" not in str(
+        info.value
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_STRIPE_DEFAULT", conn_json(stripe_conn.url, max_requests_per_second="abc")
+    )
+    with pytest.raises(StripeConfigurationError) as info:
+        StripeHook().get_conn()
+    assert str(info.value).startswith(
+        "Connection 'stripe_default': Invalid parameter 'max_requests_per_second'"
+    )

@@ -22,6 +22,8 @@ from airflow_provider_stripe.exceptions import StripeConfigurationError, StripeP
 from airflow_provider_stripe.params import DEFAULT_CONN_ID, MAX_PAGE_SIZE, CreatedFilter, customer_list_params
 
 CUSTOMERS = "customers"
+#: Seconds a connection test may wait for Stripe: a UI button must answer promptly.
+TEST_TIMEOUT = 10.0
 
 
 class StripeHook(BaseHook):
@@ -73,7 +75,8 @@ class StripeHook(BaseHook):
         try:
             return cast(value)
         except (TypeError, ValueError):
-            raise StripeConfigurationError(f"{name} must be a {cast.__name__}, got {value!r}") from None
+            kind = {float: "a number", int: "an integer"}.get(cast, f"a {cast.__name__}")
+            raise StripeParameterError(name, f"must be {kind}, got {value!r}") from None
 
     @cached_property
     def client(self) -> StripeClient:
@@ -101,7 +104,11 @@ class StripeHook(BaseHook):
                 ),
             )
         except (StripeConfigurationError, StripeParameterError) as exc:
-            raise StripeConfigurationError(f"Connection {self.stripe_conn_id!r}: {exc}") from None
+            # Name where the bad value came from: this hook's (the task's) settings, or the Connection.
+            param = getattr(exc, "param", None)
+            if param in self.overrides and self.overrides[param] not in (None, ""):
+                raise StripeConfigurationError(f"{exc} (a task or hook setting)") from None
+            raise StripeConfigurationError(f"{self._connection_label}: {exc}") from None
 
     def get_conn(self) -> StripeClient:
         """Return the cached :class:`~airflow_provider_stripe.client.StripeClient`."""
@@ -169,12 +176,20 @@ class StripeHook(BaseHook):
             CUSTOMERS, params, page_size=page_size, max_records=max_records, parallelism=parallelism
         )
 
+    @property
+    def _connection_label(self) -> str:
+        return f"Connection {self.stripe_conn_id!r}"
+
     def test_connection(self) -> tuple[bool, str]:
-        """List one customer to check the key; never raises."""
+        """List one customer to check the key, in one attempt of at most 10 s; never raises.
+
+        The message leaves out the connection id: the UI and REST API test a form
+        under a temporary id that would only confuse.
+        """
         try:
             client = self.client
-            client.request(CUSTOMERS, {"limit": 1}, expect="list")
+            client.request(CUSTOMERS, {"limit": 1}, expect="list", timeout=TEST_TIMEOUT, retry=False)
         except Exception as exc:
-            return False, str(exc)
+            return False, str(exc).removeprefix(f"{self._connection_label}: ")
         account = f", account {client.stripe_account}" if client.stripe_account else ""
         return True, f"Connected to Stripe in {client.mode} mode ({client.base_url}{account})."
