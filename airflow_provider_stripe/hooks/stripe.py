@@ -89,8 +89,8 @@ class StripeHook(BaseHook):
                 "put the key (sk_... or rk_...) in the connection's password field."
             )
         mask_secret(api_key)
+        extras = conn.extra_dejson
         try:
-            extras = conn.extra_dejson
             return StripeClient(
                 api_key,
                 base_url=base_url_from(conn.host, conn.port),
