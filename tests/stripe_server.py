@@ -32,6 +32,14 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 DEFAULT_KEY = "sk_test_fakeserverkey"
+
+
+def fake_key(prefix: str = "sk_live") -> str:
+    """A random key with Stripe's prefix (``sk_live``, ``rk_live`` …), made at run time: the
+    repository holds no string that looks like a real key."""
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
 PLATFORM_ACCOUNT = ""
 
 FIRST_NAMES = [

@@ -8,7 +8,7 @@ from airflow_provider_stripe.get_provider_info import get_provider_info
 from airflow_provider_stripe.links import StripeCustomerLink, customer_dashboard_url
 from airflow_provider_stripe.operators import StripeGetCustomerOperator, StripeListCustomersOperator
 from tests.conftest import conn_json, task_results
-from tests.stripe_server import FakeStripe
+from tests.stripe_server import FakeStripe, fake_key
 from tests.test_example_dags import EXAMPLES
 
 
@@ -51,11 +51,10 @@ def test_dashboard_link_is_stored_for_the_run(stripe_conn: FakeStripe, run_dag):
 def test_openlineage_facets(stripe_server: FakeStripe, monkeypatch, tmp_path):
     import airflow.providers.openlineage  # noqa: F401  (a dev dependency: missing means a broken env)
 
-    stripe_server.api_keys.add("_".join(["sk", "live", "lineagekey123"]))
+    live_key = fake_key()
+    stripe_server.api_keys.add(live_key)
     stripe_server.seed(5, account="acct_OL")
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_STRIPE_DEFAULT", conn_json(stripe_server.url, key="_".join(["sk", "live", "lineagekey123"]))
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_STRIPE_DEFAULT", conn_json(stripe_server.url, key=live_key))
     listing = StripeListCustomersOperator(
         task_id="l", stripe_account="acct_OL", output_path=f"{tmp_path}/c.jsonl"
     )

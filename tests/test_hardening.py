@@ -28,9 +28,9 @@ from airflow_provider_stripe.exceptions import (
 )
 from airflow_provider_stripe.hooks.stripe import StripeHook
 from tests.conftest import conn_json, task_results
-from tests.stripe_server import DEFAULT_KEY, FakeStripe, Fault
+from tests.stripe_server import DEFAULT_KEY, FakeStripe, Fault, fake_key
 
-LIVE_KEY = f"sk_live_{secrets.token_hex(12)}"
+LIVE_KEY = fake_key()
 
 
 def use_connection(monkeypatch, host: str, key: str = DEFAULT_KEY, **extra: object) -> None:

@@ -27,9 +27,9 @@ from airflow_provider_stripe.exceptions import (
 )
 from airflow_provider_stripe.hooks.stripe import StripeHook
 from tests.conftest import conn_json
-from tests.stripe_server import DEFAULT_KEY, FakeStripe, Fault
+from tests.stripe_server import DEFAULT_KEY, FakeStripe, Fault, fake_key
 
-LIVE_KEY = "_".join(["sk", "live", "transporttestkey0123456789"])
+LIVE_KEY = fake_key()
 
 
 @contextlib.contextmanager
