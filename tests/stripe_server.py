@@ -4,6 +4,10 @@ Real HTTP/1.1 on 127.0.0.1 (ephemeral port by default) that serves
 ``GET /v1/customers`` and ``GET /v1/customers/{id}`` the way Stripe does:
 newest first, both cursors, ``email``/``created``/``test_clock`` filters, limit
 validation, ``expand[]``, deleted customers (200 ``{"deleted": true}``),
+``POST /v1/customers[/{id}]`` and ``DELETE /v1/customers/{id}`` (form-encoded,
+as Stripe takes them), each emitting its ``customer.created/updated/deleted``
+event, ``GET /v1/events[/{id}]`` (``type`` with ``*``, ``types[]`` up to 20,
+``created``, cursors, newest first, 30-day retention on the server's clock),
 Stripe's error bodies with a ``Request-Id`` header, bearer and basic auth,
 ``Stripe-Account`` (Connect) and a per-second rate limit. Faults can be queued
 or drawn at random (429 with or without ``Retry-After``/``Stripe-Should-Retry``,
@@ -19,6 +23,8 @@ import base64
 import bisect
 import collections
 import contextlib
+import copy
+import fnmatch
 import json
 import random
 import secrets
@@ -41,6 +47,12 @@ def fake_key(prefix: str = "sk_live") -> str:
 
 
 PLATFORM_ACCOUNT = ""
+API_VERSION = "2024-06-20"
+#: Stripe keeps events this long (seconds).
+EVENT_RETENTION = 30 * 86400
+MAX_EVENT_TYPES = 20
+#: Fields a customer update may change (form parameters of ``POST /v1/customers/{id}``).
+UPDATABLE = ("email", "name", "description", "phone", "balance", "metadata", "address")
 
 FIRST_NAMES = [
     "Ada",
@@ -136,13 +148,19 @@ class Fault:
 
 
 class Store:
-    """The customers of one account, kept oldest first so that appends stay cheap."""
+    """The customers and events of one account, kept oldest first so that appends stay cheap."""
 
     def __init__(self) -> None:
         self.customers: list[dict[str, Any]] = []
         self.keys: list[tuple[int, str]] = []  # (created, id), ascending
         self.index: dict[str, int] = {}
         self.deleted: dict[str, dict[str, Any]] = {}
+        #: Events oldest first by (created, order of emission): within a second, list order is
+        #: the only order Stripe gives, and it is the order the events were emitted in.
+        self.events: list[dict[str, Any]] = []
+        self.event_keys: list[tuple[int, int]] = []  # (created, sequence), ascending
+        self.event_index: dict[str, int] = {}
+        self.sequence = 0
 
     def add(self, customers: Iterable[dict[str, Any]]) -> None:
         new = sorted(customers, key=lambda c: (c["created"], c["id"]))
@@ -151,16 +169,33 @@ class Store:
             self.customers = merged
         else:
             self.customers.extend(new)
-        self.keys = [(c["created"], c["id"]) for c in self.customers]
-        self.index = {c["id"]: i for i, c in enumerate(self.customers)}
+        self._reindex()
+
+    def replace(self, customer: dict[str, Any]) -> None:
+        """Put a new version of a customer in the old one's place (same id and created)."""
+        self.customers[self.index[customer["id"]]] = customer
 
     def delete(self, customer_id: str) -> None:
         position = self.index[customer_id]
         customer = self.customers[position]
         self.deleted[customer_id] = customer
         self.customers = [c for c in self.customers if c["id"] != customer_id]
+        self._reindex()
+
+    def _reindex(self) -> None:
         self.keys = [(c["created"], c["id"]) for c in self.customers]
         self.index = {c["id"]: i for i, c in enumerate(self.customers)}
+
+    def add_event(self, event: dict[str, Any]) -> None:
+        self.sequence += 1
+        key = (event["created"], self.sequence)
+        position = bisect.bisect(self.event_keys, key)
+        self.event_keys.insert(position, key)
+        self.events.insert(position, event)
+        if position == len(self.events) - 1:
+            self.event_index[event["id"]] = position
+        else:
+            self.event_index = {e["id"]: i for i, e in enumerate(self.events)}
 
     def newest_first(self) -> list[dict[str, Any]]:
         return list(reversed(self.customers))
@@ -207,6 +242,9 @@ class FakeStripe(ThreadingHTTPServer):
         self._window: collections.deque[float] = collections.deque()
         self.rate_limited = 0
         self._thread: threading.Thread | None = None
+        #: The server's time (Unix seconds): when events happen and which ones are still kept.
+        self.clock: Callable[[], float] = time.time
+        self.api_version = API_VERSION
 
     # -- control ----------------------------------------------------------------------------
     @property
@@ -255,6 +293,117 @@ class FakeStripe(ThreadingHTTPServer):
             store.add(customers)
         return sorted(customers, key=lambda c: (c["created"], c["id"]), reverse=True)
 
+    # -- mutations: each changes the account and emits its event, as Stripe does -----------
+    def now(self) -> int:
+        return int(self.clock())
+
+    def emit(
+        self,
+        store: Store,
+        type_: str,
+        obj: dict[str, Any],
+        *,
+        at: int | None = None,
+        previous: dict[str, Any] | None = None,
+        request_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Record the event ``type_`` for ``obj`` (a copy: later changes do not rewrite history)."""
+        data: dict[str, Any] = {"object": copy.deepcopy(obj)}
+        if previous is not None:
+            data["previous_attributes"] = copy.deepcopy(previous)
+        event = {
+            "id": f"evt_{secrets.token_hex(12)}",
+            "object": "event",
+            "api_version": self.api_version,
+            "created": self.now() if at is None else at,
+            "data": data,
+            "livemode": bool(obj.get("livemode")),
+            "pending_webhooks": 0,
+            "request": {"id": request_id, "idempotency_key": None},
+            "type": type_,
+        }
+        store.add_event(event)
+        return event
+
+    def create_customer(
+        self,
+        *,
+        at: int | None = None,
+        account: str = PLATFORM_ACCOUNT,
+        request_id: str | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """Create a customer at ``at`` (default: now) and emit ``customer.created``."""
+        store = self.store(account)
+        at = self.now() if at is None else at
+        with self.lock:
+            seq = len(store.customers) + len(store.deleted)
+            customer = make_customer(seq, at, rng=random.Random(seq), **fields)
+            store.add([customer])
+            self.emit(store, "customer.created", customer, at=at, request_id=request_id)
+        return customer
+
+    def update_customer(
+        self,
+        customer_id: str,
+        *,
+        at: int | None = None,
+        account: str = PLATFORM_ACCOUNT,
+        request_id: str | None = None,
+        **changes: Any,
+    ) -> dict[str, Any]:
+        """Change fields (``metadata`` merges; a key set to ``""`` or None is removed) and emit
+        ``customer.updated`` with ``previous_attributes``. Nothing changed: no event."""
+        store = self.store(account)
+        with self.lock:
+            if customer_id not in store.index:
+                raise StripeError(
+                    404, f"No such customer: '{customer_id}'", code="resource_missing", param="id"
+                )
+            old = store.customers[store.index[customer_id]]
+            new = copy.deepcopy(old)
+            for name, value in changes.items():
+                if name not in UPDATABLE:
+                    raise StripeError(400, f"Received unknown parameter: {name}", param=name)
+                if name == "metadata":
+                    merged = {**new["metadata"], **value}
+                    new["metadata"] = {k: v for k, v in merged.items() if v not in ("", None)}
+                elif name == "address":
+                    new["address"] = {**(new["address"] or {}), **value}
+                else:
+                    new[name] = value
+            previous = {name: old[name] for name in changes if old[name] != new[name]}
+            if not previous:
+                return new
+            store.replace(new)
+            self.emit(store, "customer.updated", new, at=at, previous=previous, request_id=request_id)
+        return new
+
+    def delete_customer(
+        self,
+        customer_id: str,
+        *,
+        at: int | None = None,
+        account: str = PLATFORM_ACCOUNT,
+        request_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Delete a customer and emit ``customer.deleted`` (its last state as ``data.object``)."""
+        store = self.store(account)
+        with self.lock:
+            if customer_id not in store.index:
+                raise StripeError(
+                    404, f"No such customer: '{customer_id}'", code="resource_missing", param="id"
+                )
+            customer = store.customers[store.index[customer_id]]
+            store.delete(customer_id)
+            self.emit(store, "customer.deleted", customer, at=at, request_id=request_id)
+        return {"id": customer_id, "object": "customer", "deleted": True}
+
+    def customers_now(self, account: str = PLATFORM_ACCOUNT) -> dict[str, dict[str, Any]]:
+        """The account's current customers by id (deep copies), for comparing with a synced table."""
+        with self.lock:
+            return {c["id"]: copy.deepcopy(c) for c in self.store(account).customers}
+
     def clear_log(self) -> None:
         with self.lock:
             self.requests.clear()
@@ -290,11 +439,22 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
+        self.handle_method("GET")
+
+    def do_POST(self) -> None:
+        self.handle_method("POST")
+
+    def do_DELETE(self) -> None:
+        self.handle_method("DELETE")
+
+    def handle_method(self, method: str) -> None:
         request_id = f"req_{secrets.token_hex(7)}"
         parts = urlsplit(self.path)
         query = parse_qsl(parts.query, keep_blank_values=True)
+        length = int(self.headers.get("Content-Length") or 0)
+        form = parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True) if length else []
         entry = {
-            "method": "GET",
+            "method": method,
             "path": parts.path,
             "query": query,
             "raw_path": self.path,
@@ -326,8 +486,11 @@ class Handler(BaseHTTPRequestHandler):
                 )
             if limited:
                 raise StripeError(429, "Too many requests hit the API too quickly.", code="rate_limit")
-            account = self.authenticate()
-            body = self.route(parts.path, query, account)
+            store = self.authenticate()
+            if method == "GET":
+                body = self.route(parts.path, query, store)
+            else:
+                body = self.mutate(method, parts.path, form, store, request_id)
             status, headers = 200, {}
             if fault and fault.transform:
                 body = fault.transform(body)
@@ -427,7 +590,43 @@ class Handler(BaseHTTPRequestHandler):
             return self.list_customers(query, store)
         if path.startswith("/v1/customers/") and path.count("/") == 3:
             return self.get_customer(unquote(path[len("/v1/customers/") :]), query, store)
+        if path == "/v1/events":
+            return self.list_events(query, store)
+        if path.startswith("/v1/events/") and path.count("/") == 3:
+            return self.get_event(unquote(path[len("/v1/events/") :]), query, store)
         raise StripeError(404, f"Unrecognized request URL (GET: {path}).")
+
+    def mutate(
+        self, method: str, path: str, form: list[tuple[str, str]], store: Store, request_id: str
+    ) -> dict[str, Any]:
+        account = self.headers.get("Stripe-Account", PLATFORM_ACCOUNT)
+        fields: dict[str, Any] = {}
+        for key, value in form:
+            outer, _, inner = key.partition("[")
+            if inner:
+                if outer not in ("metadata", "address") or not inner.endswith("]"):
+                    raise StripeError(400, f"Received unknown parameter: {key}", param=key)
+                fields.setdefault(outer, {})[inner[:-1]] = value
+            elif outer == "balance":
+                fields[outer] = self.integer(value, outer)
+            elif outer in UPDATABLE:
+                fields[outer] = value or None
+            else:
+                raise StripeError(400, f"Received unknown parameter: {key}", param=key)
+        server = self.server
+        if method == "POST" and path == "/v1/customers":
+            fields["metadata"] = {k: v for k, v in fields.get("metadata", {}).items() if v}
+            if "address" in fields:
+                blank = dict.fromkeys(("city", "country", "line1", "line2", "postal_code", "state"))
+                fields["address"] = {**blank, **fields["address"]}
+            return server.create_customer(account=account, request_id=request_id, **fields)
+        if path.startswith("/v1/customers/") and path.count("/") == 3:
+            customer_id = unquote(path[len("/v1/customers/") :])
+            if method == "POST":
+                return server.update_customer(customer_id, account=account, request_id=request_id, **fields)
+            if method == "DELETE" and not fields:
+                return server.delete_customer(customer_id, account=account, request_id=request_id)
+        raise StripeError(404, f"Unrecognized request URL ({method}: {path}).")
 
     def get_customer(self, customer_id: str, query: list[tuple[str, str]], store: Store) -> dict[str, Any]:
         for key, _ in query:
@@ -442,6 +641,65 @@ class Handler(BaseHTTPRequestHandler):
         raise StripeError(404, f"No such customer: '{customer_id}'", code="resource_missing", param="id")
 
     def list_customers(self, query: list[tuple[str, str]], store: Store) -> dict[str, Any]:
+        params, created = self.list_params(query, ("email", "test_clock"))
+        email = params.get("email")
+        if email is not None and len(email) > 512:
+            raise StripeError(400, "Invalid string: too long (max 512).", param="email")
+        test_clock = params.get("test_clock")
+
+        def matches(customer: dict[str, Any]) -> bool:
+            return (email is None or customer.get("email") == email) and (
+                test_clock is None or customer.get("test_clock") == test_clock
+            )
+
+        with self.server.lock:
+            return self.page(store.customers, store.keys, store.index, params, created, matches, "customer")
+
+    def list_events(self, query: list[tuple[str, str]], store: Store) -> dict[str, Any]:
+        names = [value for key, value in query if key == "types[]"]
+        query = [(key, value) for key, value in query if key != "types[]"]
+        params, created = self.list_params(query, ("type", "delivery_success"))
+        if names and "type" in params:
+            raise StripeError(
+                400, "You may only specify one of these parameters: type, types.", param="types"
+            )
+        if len(names) > MAX_EVENT_TYPES:
+            raise StripeError(400, f"You may pass at most {MAX_EVENT_TYPES} values for types.", param="types")
+        pattern = params.get("type")
+        if params.get("delivery_success") not in (None, "true", "false"):
+            raise StripeError(400, "Invalid boolean: delivery_success", param="delivery_success")
+        delivered = params.get("delivery_success") != "false"  # every webhook here succeeds
+        kept_from = self.server.now() - EVENT_RETENTION
+
+        def matches(event: dict[str, Any]) -> bool:
+            if event["created"] < kept_from or not delivered:
+                return False
+            if names:
+                return event["type"] in names
+            return pattern is None or fnmatch.fnmatchcase(event["type"], pattern)
+
+        with self.server.lock:
+            return self.page(
+                store.events, store.event_keys, store.event_index, params, created, matches, "event"
+            )
+
+    def get_event(self, event_id: str, query: list[tuple[str, str]], store: Store) -> dict[str, Any]:
+        for key, _ in query:
+            if key != "expand[]":
+                raise StripeError(400, f"Received unknown parameter: {key}", param=key)
+        with self.server.lock:
+            position = store.event_index.get(event_id)
+            if (
+                position is not None
+                and store.events[position]["created"] >= self.server.now() - EVENT_RETENTION
+            ):
+                return store.events[position]
+        raise StripeError(404, f"No such event: '{event_id}'", code="resource_missing", param="id")
+
+    def list_params(
+        self, query: list[tuple[str, str]], filters: tuple[str, ...]
+    ) -> tuple[dict[str, str], dict[str, int]]:
+        """A list request's cursors, limit and ``filters``, and its ``created`` bounds, validated."""
         params: dict[str, str] = {}
         created: dict[str, int] = {}
         for key, value in query:
@@ -452,7 +710,7 @@ class Handler(BaseHTTPRequestHandler):
                 created[op] = self.integer(value, key)
             elif key == "created":
                 created["eq"] = self.integer(value, key)
-            elif key in ("limit", "starting_after", "ending_before", "email", "test_clock"):
+            elif key in ("limit", "starting_after", "ending_before", *filters):
                 params[key] = value
             elif key != "expand[]":
                 raise StripeError(400, f"Received unknown parameter: {key}", param=key)
@@ -467,60 +725,58 @@ class Handler(BaseHTTPRequestHandler):
                 "You may only specify one of these parameters: ending_before, starting_after.",
                 param="ending_before",
             )
-        email = params.get("email")
-        if email is not None and len(email) > 512:
-            raise StripeError(400, "Invalid string: too long (max 512).", param="email")
+        return params, created
+
+    @staticmethod
+    def page(
+        items: list[dict[str, Any]],
+        keys: list[tuple[int, Any]],
+        index: dict[str, int],
+        params: dict[str, str],
+        created: dict[str, int],
+        matches: Callable[[dict[str, Any]], bool],
+        what: str,
+    ) -> dict[str, Any]:
+        """One page of ``items`` (oldest first, ``keys[i][0]`` their created), newest first."""
+        limit = int(params.get("limit", "10"))
         lower = max(created.get("gte", 0), created.get("gt", -1) + 1, created.get("eq", 0))
         upper = min(
             created.get("lt", 2**53),
             created.get("lte", 2**53) + 1,
             created["eq"] + 1 if "eq" in created else 2**53,
         )
-        test_clock = params.get("test_clock")
-
-        def matches(customer: dict[str, Any]) -> bool:
-            return (email is None or customer.get("email") == email) and (
-                test_clock is None or customer.get("test_clock") == test_clock
-            )
-
-        with self.server.lock:
-            keys, customers = store.keys, store.customers
-            # Indices of the created range in the ascending list: [lo, hi).
-            lo = bisect.bisect_left(keys, (lower, ""))
-            hi = bisect.bisect_left(keys, (upper, ""))
-            page: list[dict[str, Any]] = []
-            has_more = False
-            cursor = params.get("starting_after") or params.get("ending_before")
-            if cursor is not None:
-                position = store.index.get(cursor)
-                if position is None:
-                    which = "starting_after" if params.get("starting_after") else "ending_before"
-                    raise StripeError(
-                        400, f"No such customer: '{cursor}'", code="resource_missing", param=which
-                    )
-            if params.get("ending_before"):
-                # Objects newer than the cursor, the oldest `limit` of them, shown newest first.
-                i = max(store.index[params["ending_before"]] + 1, lo)
-                while i < hi:
-                    if matches(customers[i]):
-                        if len(page) == limit:
-                            has_more = True
-                            break
-                        page.append(customers[i])
-                    i += 1
-                page.reverse()
-            else:
-                i = hi - 1
-                if params.get("starting_after"):
-                    i = min(i, store.index[params["starting_after"]] - 1)
-                while i >= lo:
-                    if matches(customers[i]):
-                        if len(page) == limit:
-                            has_more = True
-                            break
-                        page.append(customers[i])
-                    i -= 1
-            return {"object": "list", "data": page, "has_more": has_more, "url": "/v1/customers"}
+        # Indices of the created range in the ascending list: [lo, hi).
+        lo = bisect.bisect_left(keys, lower, key=lambda k: k[0])
+        hi = bisect.bisect_left(keys, upper, key=lambda k: k[0])
+        page: list[dict[str, Any]] = []
+        has_more = False
+        cursor = params.get("starting_after") or params.get("ending_before")
+        if cursor is not None and cursor not in index:
+            which = "starting_after" if params.get("starting_after") else "ending_before"
+            raise StripeError(400, f"No such {what}: '{cursor}'", code="resource_missing", param=which)
+        if params.get("ending_before"):
+            # Objects newer than the cursor, the oldest `limit` of them, shown newest first.
+            i = max(index[params["ending_before"]] + 1, lo)
+            while i < hi:
+                if matches(items[i]):
+                    if len(page) == limit:
+                        has_more = True
+                        break
+                    page.append(items[i])
+                i += 1
+            page.reverse()
+        else:
+            i = hi - 1
+            if params.get("starting_after"):
+                i = min(i, index[params["starting_after"]] - 1)
+            while i >= lo:
+                if matches(items[i]):
+                    if len(page) == limit:
+                        has_more = True
+                        break
+                    page.append(items[i])
+                i -= 1
+        return {"object": "list", "data": page, "has_more": has_more, "url": f"/v1/{what}s"}
 
     @staticmethod
     def integer(value: str, param: str) -> int:
