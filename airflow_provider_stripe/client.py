@@ -7,10 +7,13 @@ connections or operators, so it stays fast and easy to test; the hook builds a
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import email.utils
 import functools
 import http.client
 import ipaddress
+import itertools
 import json
 import logging
 import math
@@ -22,7 +25,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -794,6 +797,77 @@ class StripeClient:
             )
         return ParallelListIterator(self, collection, params, page_size=page_size, parallelism=parallelism)
 
+    def iterate_each(
+        self,
+        collection: str,
+        param_sets: Sequence[Mapping[str, Any]],
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+        max_records: int | None = None,
+        parallelism: int = 1,
+    ) -> ListIterator:
+        """Several listings of one collection (e.g. events of more than 20 types) as one iterator.
+
+        One parameter set is a plain :meth:`iterate`; more run one after the other,
+        each in its own order, with ``max_records`` counted across them.
+        """
+
+        def part(params: Mapping[str, Any], limit: int | None = max_records) -> ListIterator:
+            return self.iterate(
+                collection, params, page_size=page_size, max_records=limit, parallelism=parallelism
+            )
+
+        first = [part(params) for params in param_sets]  # every listing is checked before a request
+        if len(first) == 1:
+            return first[0]
+        makers = [functools.partial(part, params) for params in param_sets]
+        return ListChain(self, collection, makers, max_records=max_records)
+
+    def retrieve_many(
+        self,
+        collection: str,
+        object_ids: Iterable[str],
+        params: Mapping[str, Any] | None = None,
+        *,
+        id_param: str = "id",
+        parallelism: int = 1,
+        missing_ok: bool = False,
+    ) -> Generator[dict[str, Any] | None, None, None]:
+        """Retrieve many objects, in the order of ``object_ids``, with ``parallelism`` threads.
+
+        Threads share the client's pacing and retries; at most ``2 * parallelism``
+        answers are held at once. ``missing_ok`` yields None for an object that
+        answers 404 (gone since its id was read) instead of raising. Closing the
+        generator abandons what is in flight.
+        """
+        parallelism = check_int(parallelism, "parallelism", minimum=1, maximum=MAX_PARALLELISM)
+        paths = (object_path(collection, object_id, id_param) for object_id in object_ids)
+        cancel = threading.Event()
+
+        def fetch(path: str) -> dict[str, Any] | None:
+            _thread.cancel = cancel
+            try:
+                return self.request(path, params, expect="object")
+            except StripeNotFoundError:
+                if missing_ok:
+                    return None
+                raise
+            finally:
+                _thread.cancel = None
+
+        pending: collections.deque[concurrent.futures.Future[dict[str, Any] | None]] = collections.deque()
+        pool = concurrent.futures.ThreadPoolExecutor(parallelism, thread_name_prefix="stripe-retrieve")
+        try:
+            for path in itertools.chain(paths, [None]):
+                if path is not None:
+                    pending.append(pool.submit(fetch, path))
+                while pending and (path is None or len(pending) >= 2 * parallelism):
+                    yield pending.popleft().result()
+        finally:
+            cancel.set()
+            _WATCHDOG.poke()
+            pool.shutdown(wait=False, cancel_futures=True)
+
 
 class ListIterator(Iterator[dict[str, Any]]):
     """Objects of a Stripe list, fetched one page at a time (memory: one page).
@@ -900,6 +974,38 @@ class ListIterator(Iterator[dict[str, Any]]):
                 self.has_more = True
                 return
             params[cursor_param] = data[0]["id"] if backwards else data[-1]["id"]
+
+
+class ListChain(ListIterator):
+    """Listings run one after the other as one :class:`ListIterator` (counts and ``close`` included)."""
+
+    def __init__(
+        self,
+        client: StripeClient,
+        collection: str,
+        parts: Sequence[Callable[[int | None], ListIterator]],
+        *,
+        max_records: int | None,
+    ) -> None:
+        self._parts = parts
+        super().__init__(client, collection, {}, page_size=MAX_PAGE_SIZE, max_records=max_records)
+
+    def _generate(self) -> Generator[dict[str, Any], None, None]:
+        for position, make in enumerate(self._parts):
+            remaining = None if self.max_records is None else self.max_records - self.records
+            if remaining == 0:
+                # Enough records: say whether any later listing still has one (one small request each).
+                for probe_part in self._parts[position:]:
+                    with probe_part(1) as probe:
+                        if next(probe, None) is not None:
+                            self.has_more = True
+                            return
+                return
+            with make(remaining) as part:
+                yield from part
+                self.pages += part.pages
+                self.records += part.records
+                self.has_more = part.has_more
 
 
 @dataclass

@@ -190,6 +190,28 @@ def normalize_expand(expand: str | Iterable[str] | None) -> list[str] | None:
     return paths or None
 
 
+def list_params(
+    *,
+    limit: int | None = None,
+    starting_after: str | None = None,
+    ending_before: str | None = None,
+    created: CreatedFilter | None = None,
+    expand: str | Iterable[str] | None = None,
+    **filters: Any,
+) -> dict[str, Any]:
+    """Validate what every Stripe list takes and return it, with ``filters``, as request parameters."""
+    check_cursors(starting_after, ending_before)
+    params: dict[str, Any] = {
+        "limit": check_optional_int(limit, "limit", minimum=1, maximum=MAX_PAGE_SIZE),
+        "starting_after": starting_after or None,
+        "ending_before": ending_before or None,
+        "created": normalize_created(created),
+        "expand": normalize_expand(expand),
+        **filters,
+    }
+    return {key: value for key, value in params.items() if value is not None and value != ""}
+
+
 def customer_list_params(
     *,
     limit: int | None = None,
@@ -201,19 +223,37 @@ def customer_list_params(
     expand: str | Iterable[str] | None = None,
 ) -> dict[str, Any]:
     """Validate the customers-list filters and return them as Stripe request parameters."""
-    check_cursors(starting_after, ending_before)
     if email is not None and (not isinstance(email, str) or len(email) > 512):
         raise StripeParameterError("email", "must be a string of at most 512 characters")
-    params: dict[str, Any] = {
-        "limit": check_optional_int(limit, "limit", minimum=1, maximum=MAX_PAGE_SIZE),
-        "starting_after": starting_after or None,
-        "ending_before": ending_before or None,
-        "email": email or None,
-        "created": normalize_created(created),
-        "test_clock": check_id(test_clock, "test_clock") if test_clock else None,
-        "expand": normalize_expand(expand),
-    }
-    return {key: value for key, value in params.items() if value is not None}
+    return list_params(
+        limit=limit,
+        starting_after=starting_after,
+        ending_before=ending_before,
+        created=created,
+        expand=expand,
+        email=email,
+        test_clock=check_id(test_clock, "test_clock") if test_clock else None,
+    )
+
+
+def event_list_params(
+    *,
+    starting_after: str | None = None,
+    ending_before: str | None = None,
+    created: CreatedFilter | None = None,
+    delivery_success: bool | None = None,
+) -> dict[str, Any]:
+    """Validate the events-list filters other than the types (see :func:`event_type_filters`)."""
+    if delivery_success is not None and not isinstance(delivery_success, bool):
+        raise StripeParameterError(
+            "delivery_success", f"must be True, False or None, got {delivery_success!r}"
+        )
+    return list_params(
+        starting_after=starting_after,
+        ending_before=ending_before,
+        created=created,
+        delivery_success=delivery_success,
+    )
 
 
 def split_created(created: CreatedFilter, parts: int) -> list[dict[str, int]]:
@@ -232,3 +272,67 @@ def split_created(created: CreatedFilter, parts: int) -> list[dict[str, int]]:
     count = min(parts, upper - lower)
     edges = [lower + (upper - lower) * i // count for i in range(count)] + [upper]
     return [{"gte": edges[i], "lt": edges[i + 1]} for i in range(count)]
+
+
+#: Stripe keeps events this long; older ones cannot be listed.
+EVENT_RETENTION_SECONDS = 30 * 86400
+#: A change window must start this much inside the retention, so that its oldest events do
+#: not expire while they are being read.
+EVENT_RETENTION_MARGIN_SECONDS = 3600
+#: ``types[]`` takes at most this many event names per request.
+MAX_EVENT_TYPES = 20
+_EVENT_TYPE = re.compile(r"[a-z0-9_*]+(\.[a-z0-9_*]+)*")
+
+
+def event_type_filters(types: str | Iterable[str] | None) -> list[dict[str, Any]]:
+    """The ``type``/``types[]`` parameters of one events listing each (several when over 20 names).
+
+    ``types`` is one event name or pattern (``"customer.*"``), sent as ``type``; or
+    several exact names, sent as ``types[]`` in groups of :data:`MAX_EVENT_TYPES`.
+    A pattern cannot be mixed with other names: Stripe takes ``type`` or ``types[]``.
+    """
+    if types is None:
+        return [{}]
+    names = [types] if isinstance(types, str) else list(types)
+    if not names:
+        raise StripeParameterError("types", "give at least one event type, or None for every type")
+    for name in names:
+        if not isinstance(name, str) or not _EVENT_TYPE.fullmatch(name):
+            raise StripeParameterError(
+                "types", f"{name!r} is not an event type such as 'customer.updated' or 'customer.*'"
+            )
+    if len(names) == 1:
+        return [{"type": names[0]}]
+    if any("*" in name for name in names):
+        raise StripeParameterError(
+            "types", "a pattern with * must be the only type: Stripe takes one pattern or exact names"
+        )
+    unique = list(dict.fromkeys(names))
+    return [{"types": unique[i : i + MAX_EVENT_TYPES]} for i in range(0, len(unique), MAX_EVENT_TYPES)]
+
+
+def check_event_window(created: int | Mapping[str, int] | None, now: float, *, required: bool) -> None:
+    """Refuse a ``created`` window whose start Stripe's events no longer cover.
+
+    Events are kept 30 days; a window starting earlier (or, when ``required``, a
+    window with no start at all) would silently miss changes, so it fails before
+    any request and says to run a full export instead.
+    """
+    lower, _ = created_bounds(created)
+    if lower == 0 and not required:
+        return
+    oldest = int(now) - EVENT_RETENTION_SECONDS + EVENT_RETENTION_MARGIN_SECONDS
+    if lower == 0:
+        raise StripeParameterError(
+            "created",
+            "give the window's start (gte or gt): changes are read from events, which Stripe keeps "
+            "30 days; for the state before that, run a full export (StripeListCustomersOperator)",
+        )
+    if lower < oldest:
+        start = pendulum.from_timestamp(lower).to_iso8601_string()
+        raise StripeParameterError(
+            "created",
+            f"the window starts at {start}, more than 30 days ago (less an hour of margin): Stripe keeps "
+            "events 30 days, so changes before then cannot be read. Run a full export "
+            "(StripeListCustomersOperator without created) and read changes from its start time on.",
+        )

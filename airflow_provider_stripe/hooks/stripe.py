@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
@@ -9,19 +10,35 @@ from typing import Any
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
+from airflow_provider_stripe.changes import ChangeIterator
 from airflow_provider_stripe.client import (
     DEFAULT_MAX_REQUESTS_PER_SECOND,
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_WAIT,
     DEFAULT_TIMEOUT,
+    MAX_PARALLELISM,
     ListIterator,
     StripeClient,
     base_url_from,
 )
 from airflow_provider_stripe.exceptions import StripeConfigurationError, StripeParameterError
-from airflow_provider_stripe.params import DEFAULT_CONN_ID, MAX_PAGE_SIZE, CreatedFilter, customer_list_params
+from airflow_provider_stripe.params import (
+    DEFAULT_CONN_ID,
+    MAX_PAGE_SIZE,
+    CreatedFilter,
+    check_event_window,
+    check_int,
+    created_bounds,
+    customer_list_params,
+    event_list_params,
+    event_type_filters,
+    normalize_created,
+    normalize_expand,
+)
+from airflow_provider_stripe.resources import get_resource
 
 CUSTOMERS = "customers"
+EVENTS = "events"
 #: Seconds a connection test may wait for Stripe: a UI button must answer promptly.
 TEST_TIMEOUT = 10.0
 
@@ -174,6 +191,95 @@ class StripeHook(BaseHook):
         )
         return self.client.iterate(
             CUSTOMERS, params, page_size=page_size, max_records=max_records, parallelism=parallelism
+        )
+
+    def iter_events(
+        self,
+        types: str | Iterable[str] | None = None,
+        *,
+        created: CreatedFilter | None = None,
+        delivery_success: bool | None = None,
+        starting_after: str | None = None,
+        ending_before: str | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        max_records: int | None = None,
+        parallelism: int = 1,
+    ) -> ListIterator:
+        """Stripe's events (``/v1/events``), lazily, newest first; as :meth:`iter_customers` pages.
+
+        ``types`` is one name or pattern (``"customer.*"``: sent as ``type``) or a
+        list of exact names (sent as ``types[]``; more than 20 run as several
+        listings, one after the other). Stripe keeps events 30 days: a ``created``
+        window that starts earlier fails before any request instead of silently
+        returning less.
+        """
+        filters = event_type_filters(types)
+        params = event_list_params(
+            starting_after=starting_after,
+            ending_before=ending_before,
+            created=created,
+            delivery_success=delivery_success,
+        )
+        check_event_window(params.get("created"), time.time(), required=False)
+        return self.client.iterate_each(
+            EVENTS,
+            [{**params, **names} for names in filters],
+            page_size=page_size,
+            max_records=max_records,
+            parallelism=parallelism,
+        )
+
+    def iter_changes(
+        self,
+        resource: str,
+        *,
+        created: CreatedFilter,
+        refetch: bool = False,
+        expand: str | Iterable[str] | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        parallelism: int = 1,
+    ) -> ChangeIterator:
+        """One record per ``resource`` object (e.g. ``"customers"``) changed in the window ``created``.
+
+        Each is the object's latest state in the window, or ``{"id", "object",
+        "deleted": true}``, with ``_stripe_event`` saying which event decided it; see
+        :class:`~airflow_provider_stripe.changes.ChangeIterator` for the order and
+        ties. The window is half-open and must start within Stripe's 30 days of
+        events (else it fails before any request: run a full export instead); its
+        end is cut to the current second, and the iterator's ``window`` says what
+        was read. ``refetch`` retrieves each changed object from its own endpoint
+        (paced, ``parallelism`` at once), so records carry the connection's API
+        version and ``expand``: event payloads are rendered in the API version of
+        their time and never expanded.
+        """
+        spec = get_resource(resource)
+        bounds = normalize_created(created)
+        now = time.time()
+        check_event_window(bounds, now, required=True)
+        start, end = created_bounds(bounds)
+        end = min(end, int(now))
+        if start >= end:
+            raise StripeParameterError("created", "the window has not begun yet: its start is in the future")
+        paths = normalize_expand(expand)
+        if paths and not refetch:
+            raise StripeParameterError(
+                "expand", "needs refetch=True: event payloads are never expanded, only refetched objects are"
+            )
+        check_int(parallelism, "parallelism", minimum=1, maximum=MAX_PARALLELISM)
+        events = self.iter_events(
+            list(spec.change_event_types),
+            created={"gte": start, "lt": end},
+            page_size=page_size,
+            parallelism=parallelism,
+        )
+        return ChangeIterator(
+            self.client,
+            spec,
+            events,
+            window=(start, end),
+            refetch=bool(refetch),
+            params={"expand": paths} if paths else {},
+            parallelism=parallelism,
         )
 
     @property
