@@ -65,6 +65,8 @@ class ChangeIterator(Iterator[dict[str, Any]]):
     ) -> None:
         self.client = client
         self.resource = resource
+        #: The resource's list path, as :attr:`ListIterator.collection`.
+        self.collection = resource.path
         self.events = events
         #: The half-open ``[start, end)`` of Unix seconds whose changes this reads.
         self.window = window

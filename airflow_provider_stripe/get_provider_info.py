@@ -41,7 +41,10 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_stripe.operators.customers"],
             }
         ],
-        "extra-links": ["airflow_provider_stripe.links.StripeCustomerLink"],
+        "extra-links": [
+            "airflow_provider_stripe.links.StripeCustomerLink",
+            "airflow_provider_stripe.links.StripeDashboardLink",
+        ],
         "connection-types": [
             {
                 "connection-type": "stripe",

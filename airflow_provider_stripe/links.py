@@ -14,19 +14,24 @@ if TYPE_CHECKING:
 DASHBOARD = "https://dashboard.stripe.com"
 
 
-def customer_dashboard_url(customer_id: str, *, mode: str, stripe_account: str | None = None) -> str:
-    """The customer's page: ``/{acct_…}/test/customers/{id}``, account and ``test`` as they apply."""
+def dashboard_url(*path: str, mode: str, stripe_account: str | None = None) -> str:
+    """A Dashboard page: ``/{acct_…}/test/<path>``, account and ``test`` as they apply."""
     parts = [DASHBOARD]
     if stripe_account:
         parts.append(quote(stripe_account, safe=""))
     if mode != "live":
         parts.append("test")
-    parts += ["customers", quote(customer_id, safe="")]
+    parts += [quote(part, safe="") for part in path]
     return "/".join(parts)
 
 
-class StripeCustomerLink(BaseOperatorLink):
-    """ "Stripe Dashboard" on a task that retrieved a customer.
+def customer_dashboard_url(customer_id: str, *, mode: str, stripe_account: str | None = None) -> str:
+    """The customer's page: ``/{acct_…}/test/customers/{id}``."""
+    return dashboard_url("customers", customer_id, mode=mode, stripe_account=stripe_account)
+
+
+class StripeDashboardLink(BaseOperatorLink):
+    """ "Stripe Dashboard" on a task: the page of what it read.
 
     The task records the URL while it runs (it knows the key's mode and the
     account then); Airflow stores what this returns as the link.
@@ -37,3 +42,7 @@ class StripeCustomerLink(BaseOperatorLink):
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         url: Any = getattr(operator, "stripe_dashboard_url", None)
         return url if isinstance(url, str) else ""
+
+
+class StripeCustomerLink(StripeDashboardLink):
+    """ "Stripe Dashboard" on a task that retrieved a customer: the customer's page."""

@@ -147,6 +147,16 @@ def check_id(value: Any, param: str) -> str:
     return value
 
 
+def check_bool(value: Any, param: str) -> bool:
+    """A flag: a bool, or what a template renders for one (``"True"``, ``"false"``)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower() if isinstance(value, str) else None
+    if text in ("true", "false"):
+        return text == "true"
+    raise StripeParameterError(param, f"must be True or False, got {value!r}")
+
+
 def check_number(value: Any, param: str, *, allow_zero: bool) -> float:
     """A finite number (or its string) that is positive, or zero when ``allow_zero``."""
     try:

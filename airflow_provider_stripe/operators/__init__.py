@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
-from airflow_provider_stripe.operators.customers import StripeGetCustomerOperator, StripeListCustomersOperator
+from airflow_provider_stripe.operators.customers import (
+    StripeCustomerChangesOperator,
+    StripeGetCustomerOperator,
+    StripeListCustomersOperator,
+)
 
-__all__ = ["StripeGetCustomerOperator", "StripeListCustomersOperator"]
+__all__ = ["StripeCustomerChangesOperator", "StripeGetCustomerOperator", "StripeListCustomersOperator"]

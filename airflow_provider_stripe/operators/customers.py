@@ -1,19 +1,25 @@
-"""Operators for Stripe customers: list (to XCom or object storage) and get."""
+"""Operators for Stripe customers: list and changes (to XCom or object storage), and get."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
 from airflow_provider_stripe.exceptions import StripeFailError, StripeParameterError
-from airflow_provider_stripe.links import StripeCustomerLink, customer_dashboard_url
+from airflow_provider_stripe.links import (
+    StripeCustomerLink,
+    StripeDashboardLink,
+    customer_dashboard_url,
+    dashboard_url,
+)
 from airflow_provider_stripe.params import (
     DEFAULT_CONN_ID,
     MAX_PAGE_SIZE,
     CreatedFilter,
+    check_bool,
     check_id,
     check_int,
     check_optional_int,
@@ -22,11 +28,14 @@ from airflow_provider_stripe.params import (
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
 
+    from airflow_provider_stripe.changes import ChangeIterator
     from airflow_provider_stripe.client import ListIterator
     from airflow_provider_stripe.hooks.stripe import StripeHook
 
 STRIPE_COLOR = "#635BFF"
 LIST_URL = "/v1/customers"
+EVENTS_URL = "/v1/events"
+CUSTOMERS = "customers"
 
 
 class _StripeOperator(BaseOperator):
@@ -73,6 +82,49 @@ class _StripeOperator(BaseOperator):
             bucket = f"{target.bucket}/" if target.bucket else ""
             outputs.append(Dataset(namespace=target.namespace, name=target.path.removeprefix(bucket)))
         return OperatorLineage(inputs=inputs, outputs=outputs)
+
+    def _deliver(
+        self,
+        context: Context,
+        records: ListIterator | ChangeIterator,
+        target: ObjectStoragePath | None,
+        *,
+        output_format: str,
+        max_xcom_records: int,
+        url: str,
+        extra: Callable[[], dict[str, Any]] = dict,
+    ) -> dict[str, Any]:
+        """Hand ``records`` downstream: a Stripe list object in XCom, or a file and its summary.
+
+        XCom takes at most ``max_xcom_records`` records (it lives in the metadata
+        database); more fail the task before anything is pushed. ``extra()`` adds
+        keys (read once the records are exhausted) to what is returned.
+        """
+        if target is None:
+            data = list(itertools.islice(records, max_xcom_records + 1))
+            if len(data) > max_xcom_records:
+                raise StripeFailError(
+                    f"More than max_xcom_records={max_xcom_records} {records.collection} match, too many "
+                    "for XCom (it lives in the metadata database). Set output_path to write them to "
+                    "object storage, narrow the request (limit, created), or raise max_xcom_records."
+                )
+            self._log_summary(records, "XCom")
+            return {"object": "list", "url": url, "has_more": records.has_more, "data": data, **extra()}
+
+        from airflow_provider_stripe.output import output_summary, write_records
+
+        written = write_records(
+            target, records, output_format=output_format, has_more=lambda: records.has_more
+        )
+        self._log_summary(records, str(target))
+        summary = output_summary(
+            target, records=written, output_format=output_format, has_more=records.has_more
+        )
+        return self._written(context, target, {**summary, **extra()})
+
+    def _log_summary(self, records: ListIterator | ChangeIterator, destination: str) -> None:
+        more = "; more records match beyond limit" if records.has_more else ""
+        self.log.info("Stripe to %s: %s%s", destination, records.summary(), more)
 
     def _output(
         self, output_path: str | ObjectStoragePath | None, output_conn_id: str | None, output_format: str
@@ -240,31 +292,14 @@ class StripeListCustomersOperator(_StripeOperator):
             expand=self.expand or None,
             parallelism=self.parallelism,
         ) as customers:
-            if target is None:
-                data = list(itertools.islice(customers, max_xcom_records + 1))
-                if len(data) > max_xcom_records:
-                    raise StripeFailError(
-                        f"More than max_xcom_records={max_xcom_records} customers match, too many for XCom "
-                        "(it lives in the metadata database). Set output_path to write them to object "
-                        "storage, set limit, or raise max_xcom_records."
-                    )
-                self._log_summary(customers, "XCom")
-                return {"object": "list", "url": LIST_URL, "has_more": customers.has_more, "data": data}
-
-            from airflow_provider_stripe.output import output_summary, write_records
-
-            written = write_records(
-                target, customers, output_format=self.output_format, has_more=lambda: customers.has_more
+            return self._deliver(
+                context,
+                customers,
+                target,
+                output_format=self.output_format,
+                max_xcom_records=max_xcom_records,
+                url=LIST_URL,
             )
-            self._log_summary(customers, str(target))
-        summary = output_summary(
-            target, records=written, output_format=self.output_format, has_more=customers.has_more
-        )
-        return self._written(context, target, summary)
-
-    def _log_summary(self, customers: ListIterator, destination: str) -> None:
-        more = "; more customers match beyond limit" if customers.has_more else ""
-        self.log.info("Listed Stripe customers to %s: %s%s", destination, customers.summary(), more)
 
 
 class StripeGetCustomerOperator(_StripeOperator):
@@ -332,3 +367,116 @@ class StripeGetCustomerOperator(_StripeOperator):
         return self._written(
             context, target, output_summary(target, records=1, output_format="json", has_more=False)
         )
+
+
+class StripeCustomerChangesOperator(_StripeOperator):
+    """The customers created, updated or deleted in a window, from Stripe's events, into XCom or a file.
+
+    One record per changed customer: its latest state in the window, or
+    ``{"id", "object": "customer", "deleted": true}``, each with ``_stripe_event``
+    (the deciding event's ``id``, ``type``, ``created``, ``api_version`` and
+    ``refetched``). Upsert the records and apply the deletes, window after
+    window, and a table stays equal to Stripe (see
+    :meth:`~airflow_provider_stripe.hooks.stripe.StripeHook.iter_changes`).
+
+    :param stripe_conn_id: Connection of type ``stripe``.
+    :param created: The window, half-open: ``{"gte": "{{ data_interval_start }}", "lt":
+        "{{ data_interval_end }}"}``. It must start within Stripe's 30 days of events,
+        or the task fails before any request (run a full export instead); its end is
+        cut to the current second.
+    :param refetch: Retrieve each changed customer from ``/v1/customers/{id}``: records
+        then have the connection's API version and ``expand``, where event payloads
+        have the API version of their time and nothing expanded. One request each.
+    :param expand: Paths to expand, e.g. ``["default_source"]`` (needs ``refetch``).
+    :param stripe_account: Connect account (``acct_…``) to act on; overrides the connection.
+    :param parallelism: Threads for the events' ``created`` windows and for refetches.
+    :param page_size: Events per request (1-100).
+    :param output_path: Where to write (``str`` or ``ObjectStoragePath``); without it
+        the result goes to XCom. ``.gz`` paths are gzip-compressed.
+    :param output_conn_id: Connection for the object storage of ``output_path``.
+    :param output_format: ``"jsonl"`` (one record a line) or ``"json"`` (a list object).
+    :param max_xcom_records: Fail rather than push more than this many records to XCom.
+    :param max_requests_per_second: Pacing for this task; overrides the connection.
+
+    Returns what the list operator returns, plus ``upserts``, ``deletes`` and the
+    ``window`` read (``{"gte": start, "lt": end}``, Unix seconds): start the next
+    window at its ``lt``.
+    """
+
+    template_fields: Sequence[str] = (
+        "stripe_conn_id",
+        "created",
+        "refetch",
+        "expand",
+        "stripe_account",
+        "parallelism",
+        "page_size",
+        "output_path",
+        "output_conn_id",
+        "output_format",
+        "max_xcom_records",
+        "max_requests_per_second",
+    )
+    template_fields_renderers: ClassVar[dict[str, str]] = {"created": "json", "expand": "json"}
+    operator_extra_links = (StripeDashboardLink(),)
+
+    def __init__(
+        self,
+        *,
+        created: CreatedFilter,
+        stripe_conn_id: str = DEFAULT_CONN_ID,
+        refetch: bool = False,
+        expand: str | Iterable[str] | None = None,
+        stripe_account: str | None = None,
+        parallelism: int = 1,
+        page_size: int = MAX_PAGE_SIZE,
+        output_path: str | ObjectStoragePath | None = None,
+        output_conn_id: str | None = None,
+        output_format: str = "jsonl",
+        max_xcom_records: int = 1000,
+        max_requests_per_second: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.created = created
+        self.stripe_conn_id = stripe_conn_id
+        self.refetch = refetch
+        self.expand = expand
+        self.stripe_account = stripe_account
+        self.parallelism = parallelism
+        self.page_size = page_size
+        self.output_path = output_path
+        self.output_conn_id = output_conn_id
+        self.output_format = output_format
+        self.max_xcom_records = max_xcom_records
+        self.max_requests_per_second = max_requests_per_second
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        max_xcom_records = check_int(self.max_xcom_records, "max_xcom_records", minimum=0)
+        refetch = check_bool(self.refetch, "refetch")
+        target = self._output(self.output_path, self.output_conn_id, self.output_format)
+        hook = self._hook(max_requests_per_second=self.max_requests_per_second)
+        mode, account = self._lineage_source or ("unknown", None)
+        self.stripe_dashboard_url = dashboard_url("events", mode=mode, stripe_account=account)
+        with hook.iter_changes(
+            CUSTOMERS,
+            created=self.created,
+            refetch=refetch,
+            expand=self.expand or None,
+            page_size=self.page_size,
+            parallelism=self.parallelism,
+        ) as changes:
+            start, end = changes.window
+            return self._deliver(
+                context,
+                changes,
+                target,
+                output_format=self.output_format,
+                max_xcom_records=max_xcom_records,
+                url=EVENTS_URL,
+                extra=lambda: {
+                    "upserts": changes.upserts,
+                    "deletes": changes.deletes,
+                    "window": {"gte": start, "lt": end},
+                },
+            )
