@@ -43,6 +43,7 @@ TRIGGERED = (
     "stripe_taskflow_hook",
     "stripe_backfill_windows",
     "stripe_list_then_get",
+    "stripe_customers_sync",
 )
 RUN_TIMEOUT = 360.0  # seconds for every run to finish
 # Scheduler and dag processor tuned for a test: short loops, prompt pickup of the DAG files.
@@ -118,6 +119,7 @@ def airflow_env(home: Path, dags: Path, output: Path, port: int, stripe_url: str
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(password_file),
             "AIRFLOW_CONN_STRIPE_DEFAULT": conn_json(stripe_url, max_requests_per_second=0),
             "AIRFLOW_VAR_STRIPE_EXPORT_BASE": f"file://{output}",
+            "AIRFLOW_CONN_STRIPE_WAREHOUSE": json.dumps({"conn_type": "sqlite", "host": str(home / "wh.db")}),
         }
     )
 
@@ -225,6 +227,14 @@ def read_jsonl_gz(path: Path) -> list[dict[str, Any]]:
     import gzip
 
     return [json.loads(line) for line in gzip.decompress(path.read_bytes()).decode().splitlines()]
+
+
+def warehouse(deployment: Deployment) -> dict[str, dict[str, Any]]:
+    """The synced customers table of the sync example, by id."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(deployment.home / "wh.db")) as db:
+        return {row[0]: json.loads(row[1]) for row in db.execute("SELECT id, data FROM customers")}
 
 
 def wait_for_dags(deployment: Deployment, dag_ids: tuple[str, ...], timeout: float = 120) -> None:
@@ -339,6 +349,29 @@ def test_examples_triggered_by_hand_in_a_real_deployment(deployment: Deployment,
         r["path"].rsplit("/", 1)[1] for r in stripe_server.requests if r["path"].startswith("/v1/customers/")
     ]
     assert sorted(gets) == sorted(c["id"] for c in stripe_server.store().newest_first()[:10])
+
+    # Sync: the first run took a snapshot; after creates, updates and deletes a new run merges them.
+    sync_runs = deployment.api("GET", "/dags/stripe_customers_sync/dagRuns")["dag_runs"]
+    for sync_run in sync_runs:  # the manual run, and a scheduled one if unpausing made it
+        finished = wait_for_runs(deployment, {"stripe_customers_sync": sync_run["dag_run_id"]}, RUN_TIMEOUT)
+        assert finished["stripe_customers_sync"]["state"] == "success"
+    assert warehouse(deployment) == stripe_server.customers_now()
+    time.sleep(1.1)
+    ids = list(stripe_server.store().index)
+    for customer_id in ids[:6]:
+        stripe_server.update_customer(customer_id, email=f"{customer_id}@moved.example.com")
+    stripe_server.delete_customer(ids[6])
+    stripe_server.create_customer(email="fresh@example.com")
+    time.sleep(1.1)
+    sync = deployment.api(
+        "POST",
+        "/dags/stripe_customers_sync/dagRuns",
+        json={"logical_date": None, "conf": {"settle_seconds": 0}},
+    )
+    run = wait_for_runs(deployment, {"stripe_customers_sync": sync["dag_run_id"]}, RUN_TIMEOUT)
+    assert run["stripe_customers_sync"]["state"] == "success"
+    assert deployment.xcom("stripe_customers_sync", sync["dag_run_id"], "merge")["deletes"] == 1
+    assert warehouse(deployment) == stripe_server.customers_now()
 
     # Nothing the deployment started listens beyond loopback.
     listening = {

@@ -7,8 +7,10 @@ are both exercised; ``tests/test_deployment.py`` triggers them under a real sche
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
+import time
 from pathlib import Path
 
 import pendulum
@@ -211,3 +213,54 @@ def test_backfill_windows(example_env: FakeStripe, run_dag, tmp_path):
     ]
     assert sorted(c["id"] for c in exported) == sorted(c["id"] for c in inside)
     assert sum(results[f"export_window[{i}]"][1]["records"] for i in range(5)) == 900
+
+
+def warehouse_table(path: Path) -> dict[str, dict]:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return {row[0]: json.loads(row[1]) for row in db.execute("SELECT id, data FROM customers")}
+
+
+def test_customers_sync_keeps_the_table_equal_to_stripe(
+    example_env: FakeStripe, run_dag, monkeypatch, tmp_path
+):
+    """First run: a snapshot. Then creates, updates and deletes; each later run merges them."""
+    import random
+
+    warehouse = tmp_path / "warehouse.db"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_STRIPE_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(warehouse)})
+    )
+    now = pendulum.now("UTC")
+    example_env.seed(300, start=now.subtract(days=200).int_timestamp, spacing=3600)
+    results, _, _ = run_example(run_dag, "stripe_customers_sync", logical_date=None)
+    assert results["snapshot"][0] == "success" and results["changes"][0] == "skipped"
+    assert results["load_snapshot"] == ("success", 300)
+    assert warehouse_table(warehouse) == example_env.customers_now()
+
+    rng = random.Random(7)
+    for round_ in range(2):
+        time.sleep(1.1)  # past the snapshot's (or the last window's) second
+        ids = list(example_env.store().index)
+        for customer_id in rng.sample(ids, 20):
+            example_env.update_customer(customer_id, email=f"moved{round_}{rng.random():.6f}@example.com")
+            example_env.update_customer(customer_id, metadata={"round": str(round_)})
+        for customer_id in rng.sample(ids, 5):
+            example_env.delete_customer(customer_id)
+        created = [example_env.create_customer(email=f"fresh{i}@example.com")["id"] for i in range(4)]
+        example_env.update_customer(created[0], name="renamed at once")
+        example_env.delete_customer(created[1])
+        time.sleep(1.1)  # the window ends a second before now: let the last change fall inside it
+        results, _, _ = run_example(
+            run_dag, "stripe_customers_sync", logical_date=None, run_conf={"settle_seconds": 0}
+        )
+        assert results["snapshot"][0] == "skipped"
+        changes = results["changes"][1]
+        assert (changes["upserts"], changes["deletes"]) == (23, 6), changes
+        assert results["merge"][1] == {
+            "upserts": 23,
+            "deletes": 6,
+            "customers": len(example_env.store().index),
+        }
+        assert warehouse_table(warehouse) == example_env.customers_now()
