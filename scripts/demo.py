@@ -1,10 +1,16 @@
-"""`make demo`: run the nightly export example for one interval and show what it wrote.
+"""`make demo`: run the nightly export example for one interval, then keep a table in sync.
 
 Starts a Stripe-compatible sandbox on 127.0.0.1 seeded with a few thousand
 customers (or uses real Stripe test mode when STRIPE_API_KEY holds a test key),
 sets up Airflow with SQLite in ./.airflow, runs `airflow dags test
 stripe_nightly_export` for yesterday's interval, and prints the output's
-location, customer count and a sample. Safe to run twice; stops what it starts.
+location, customer count and a sample.
+
+Then, with the sandbox, it shows change capture (`stripe_customers_sync`): a
+first run snapshots every customer into a SQLite table; the sandbox then
+creates, updates and deletes customers through the API; a second run merges
+those changes, and the table is printed next to the sandbox's own state. Safe
+to run twice; stops what it starts.
 """
 
 from __future__ import annotations
@@ -13,9 +19,13 @@ import gzip
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
+import time
+from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pendulum
 
@@ -25,6 +35,7 @@ AIRFLOW_HOME = Path(os.environ.get("DEMO_AIRFLOW_HOME", ROOT / ".airflow"))
 OUTPUT_BASE = Path(os.environ.get("DEMO_OUTPUT", ROOT / "demo-output"))
 SANDBOX_KEY = "sk_test_sandboxdemokey"
 CUSTOMERS = 3000
+WAREHOUSE = AIRFLOW_HOME / "warehouse.db"
 
 
 def start_sandbox() -> tuple[subprocess.Popen[str], str]:
@@ -66,7 +77,12 @@ def main() -> int:
             f"Started a Stripe-compatible sandbox at {url} with {CUSTOMERS} customers created over 30 days."
         )
     try:
-        return run(connection)
+        status = run(connection)
+        if status == 0 and server is not None:
+            status = sync(connection)
+        elif status == 0:
+            print("\nThe change-capture part of the demo runs against the sandbox only (it edits customers).")
+        return status
     finally:
         if server is not None:
             server.terminate()
@@ -74,9 +90,7 @@ def main() -> int:
             print("Stopped the sandbox.")
 
 
-def run(connection: dict[str, object]) -> int:
-    shutil.rmtree(AIRFLOW_HOME, ignore_errors=True)  # a fresh metadata DB each time: safe to run twice
-    AIRFLOW_HOME.mkdir()
+def airflow_env(connection: dict[str, object]) -> dict[str, str]:
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(AIRFLOW_HOME),
@@ -84,25 +98,30 @@ def run(connection: dict[str, object]) -> int:
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
         "AIRFLOW_CONN_STRIPE_DEFAULT": json.dumps(connection),
         "AIRFLOW_VAR_STRIPE_EXPORT_BASE": f"file://{OUTPUT_BASE}",
+        "AIRFLOW_CONN_STRIPE_WAREHOUSE": json.dumps({"conn_type": "sqlite", "host": str(WAREHOUSE)}),
     }
     env.pop("STRIPE_API_KEY", None)
+    return env
+
+
+def run(connection: dict[str, object]) -> int:
+    shutil.rmtree(AIRFLOW_HOME, ignore_errors=True)  # a fresh metadata DB each time: safe to run twice
+    AIRFLOW_HOME.mkdir()
+    env = airflow_env(connection)
     log_file = AIRFLOW_HOME / "demo.log"
-    airflow = [sys.executable, "-m", "airflow"]
     end = pendulum.today("UTC")
     start = end.subtract(days=1)
     print(f"Setting up Airflow (SQLite) in {AIRFLOW_HOME} ...")
     with log_file.open("w") as log:
-        subprocess.run([*airflow, "db", "migrate"], env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
-        print(f"Running stripe_nightly_export for [{start}, {end}) ... (log: {log_file})")
-        result = subprocess.run(
-            [*airflow, "dags", "test", "stripe_nightly_export", end.isoformat()],
+        subprocess.run(
+            [sys.executable, "-m", "airflow", "db", "migrate"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
-            check=False,
+            check=True,
         )
-    if result.returncode != 0 or "state=success" not in log_file.read_text():
-        print(f"The DAG run failed; see {log_file}")
+    print(f"Running stripe_nightly_export for [{start}, {end}) ... (log: {log_file})")
+    if not dags_test(env, "stripe_nightly_export", end.isoformat()):
         return 1
     output = OUTPUT_BASE / "customers" / f"date={start.to_date_string()}" / "customers.jsonl.gz"
     with gzip.open(output, "rt", encoding="utf-8") as lines:
@@ -114,6 +133,93 @@ def run(connection: dict[str, object]) -> int:
         created = pendulum.from_timestamp(customer["created"]).to_iso8601_string()
         print(f"  {customer['id']}  {created}  {customer.get('name')!s:<22}  {customer.get('email')}")
     return 0
+
+
+def dags_test(env: dict[str, str], dag_id: str, *args: str) -> bool:
+    """``airflow dags test`` with its output in the demo log; True when the run succeeded."""
+    log_file = AIRFLOW_HOME / "demo.log"
+    with log_file.open("a") as log:
+        before = log.tell()
+        result = subprocess.run(
+            [sys.executable, "-m", "airflow", "dags", "test", dag_id, *args],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    with log_file.open() as log:
+        log.seek(before)
+        ok = result.returncode == 0 and "state=success" in log.read()
+    if not ok:
+        print(f"The DAG run failed; see {log_file}")
+    return ok
+
+
+def api(connection: dict[str, Any], method: str, path: str, **data: str) -> dict[str, Any]:
+    """One Stripe API call to the sandbox, as any Stripe client would make it."""
+    import requests
+
+    answer = requests.request(
+        method,
+        f"{connection['host']}/v1/{path}",
+        data=data,
+        headers={"Authorization": f"Bearer {connection['password']}"},
+        timeout=30,
+    )
+    answer.raise_for_status()
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+def sandbox_customers(connection: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    from airflow_provider_stripe.client import StripeClient
+
+    client = StripeClient(str(connection["password"]), base_url=str(connection["host"]))
+    return {c["id"]: c for c in client.iterate("customers", {})}
+
+
+def table(path: Path) -> dict[str, dict[str, Any]]:
+    with closing(sqlite3.connect(path)) as db:
+        return {row[0]: json.loads(row[1]) for row in db.execute("SELECT id, data FROM customers")}
+
+
+def sync(connection: dict[str, Any]) -> int:
+    env = airflow_env(connection)
+    print("\nChange capture: stripe_customers_sync keeps a SQLite table equal to Stripe.")
+    print(f"Run 1: no table yet, so a full snapshot into {WAREHOUSE} ...")
+    if not dags_test(env, "stripe_customers_sync"):
+        return 1
+    print(f"  the table holds {len(table(WAREHOUSE))} customers.")
+    time.sleep(1.1)  # the next window starts at the snapshot's second: change things after it
+    existing = sorted(table(WAREHOUSE))
+    touched: list[tuple[str, str]] = []
+    for i, customer_id in enumerate(existing[:4]):
+        api(connection, "POST", f"customers/{customer_id}", email=f"moved-{i}@example.com")
+        touched.append((customer_id, "email changed"))
+    api(connection, "POST", f"customers/{existing[0]}", **{"metadata[plan]": "gold"})
+    touched[0] = (existing[0], "email changed, then metadata (two updates)")
+    for customer_id in existing[4:6]:
+        api(connection, "DELETE", f"customers/{customer_id}")
+        touched.append((customer_id, "deleted"))
+    for i in range(3):
+        created = api(connection, "POST", "customers", email=f"new-{i}@example.com", name=f"New Customer {i}")
+        touched.append((created["id"], "created"))
+    api(connection, "DELETE", f"customers/{created['id']}")
+    touched[-1] = (created["id"], "created, then deleted")
+    print(f"The sandbox changed {len(touched)} customers through the API (creates, updates, deletes).")
+    time.sleep(1.1)  # the window ends a second before now
+    print("Run 2: merge the changes since the snapshot ...")
+    if not dags_test(env, "stripe_customers_sync", "-c", json.dumps({"settle_seconds": 0})):
+        return 1
+    synced, truth = table(WAREHOUSE), sandbox_customers(connection)
+    print(f"\n{'customer':<22} {'what happened':<44} {'table email':<24} sandbox email")
+    for customer_id, what in touched:
+        mine = synced.get(customer_id, {}).get("email", "(no row)")
+        theirs = truth.get(customer_id, {}).get("email", "(deleted)")
+        print(f"{customer_id:<22} {what:<44} {mine!s:<24} {theirs}")
+    equal = synced == truth
+    print(f"\nTable: {len(synced)} rows; sandbox: {len(truth)} customers; equal: {'yes' if equal else 'NO'}")
+    return 0 if equal else 1
 
 
 if __name__ == "__main__":

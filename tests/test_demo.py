@@ -1,4 +1,4 @@
-"""`make demo` works, twice in a row, and stops the sandbox it started."""
+"""`make demo` works, twice in a row, syncs a table equal to the sandbox, and stops the sandbox."""
 
 from __future__ import annotations
 
@@ -31,6 +31,10 @@ def test_demo_runs_twice_and_cleans_up(tmp_path):
         assert count > 10
         assert "Sample:" in result.stdout and "cus_" in result.stdout
         assert "Stopped the sandbox." in result.stdout
+        # Change capture: the merged table equals the sandbox's own state after its changes.
+        assert re.search(r"Table: (\d+) rows; sandbox: \1 customers; equal: yes", result.stdout)
+        assert result.stdout.count("(no row)                 (deleted)") == 3
+        assert "moved-0@example.com      moved-0@example.com" in result.stdout
         port = int(re.search(r"sandbox at http://127\.0\.0\.1:(\d+)", result.stdout).group(1))
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", port)) != 0, "the sandbox is still listening"
