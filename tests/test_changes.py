@@ -392,3 +392,114 @@ def test_server_events_endpoint_behaves_like_stripe(stripe_conn: FakeStripe):
     assert all(e["request"]["id"].startswith("req_") for e in events)
     one = requests.get(f"{url}/{events[0]['id']}", headers=headers).json()
     assert one == events[0]
+
+
+# -- the operator, as a real Airflow task --------------------------------------------------------
+
+OPERATOR_DAG = """
+import pendulum
+from airflow.sdk import DAG, Asset
+from airflow_provider_stripe.operators import StripeCustomerChangesOperator
+with DAG("DAG_ID", schedule=None, start_date=pendulum.datetime(2024, 1, 1), catchup=False,
+         params={{"start": {start}, "end": {end}}}) as dag:
+    StripeCustomerChangesOperator(
+        task_id="to_xcom", created={{"gte": "{{{{ params.start }}}}", "lt": "{{{{ params.end }}}}"}})
+    StripeCustomerChangesOperator(
+        task_id="to_file", created={{"gte": {start}, "lt": {end}}}, refetch="{{{{ params.start > 0 }}}}",
+        expand=["default_source"], parallelism="{{{{ 2 + 1 }}}}", output_path="{out}/changes.jsonl.gz",
+        outlets=[Asset("stripe_customer_changes")])
+    StripeCustomerChangesOperator(task_id="capped", created={{"gte": {start}}}, max_xcom_records=2)
+    StripeCustomerChangesOperator(task_id="too_old", created={{"gte": {start} - 40 * 86400}}, retries=3)
+"""
+
+
+def test_operator_returns_upserts_deletes_and_the_window(stripe_conn: FakeStripe, run_dag, tmp_path):
+    import gzip
+    import json
+
+    from tests.conftest import task_results
+
+    server = stripe_conn
+    start = int(time.time()) - 7200
+    end = start + 3600
+    kept = [server.create_customer(at=start + 10 + i)["id"] for i in range(3)]
+    server.update_customer(kept[0], at=start + 100, name="renamed")
+    server.delete_customer(kept[1], at=start + 200)
+    server.create_customer(at=end + 5)  # the next window's
+    dag_run, _ = run_dag(OPERATOR_DAG.format(start=start, end=end, out=tmp_path))
+    results = task_results(dag_run)
+    window = {"gte": start, "lt": end}
+    to_xcom = results["to_xcom"]
+    assert to_xcom[0] == "success"
+    assert {k: v for k, v in to_xcom[1].items() if k != "data"} == {
+        "object": "list",
+        "url": "/v1/events",
+        "has_more": False,
+        "upserts": 2,
+        "deletes": 1,
+        "window": window,
+    }
+    assert [r["id"] for r in to_xcom[1]["data"]] == [kept[2], kept[0], kept[1]]  # oldest change first
+    assert to_xcom[1]["data"][1]["name"] == "renamed" and to_xcom[1]["data"][2]["deleted"] is True
+    to_file = results["to_file"]
+    path = tmp_path / "changes.jsonl.gz"
+    assert to_file == (
+        "success",
+        {
+            "path": f"file://{path}",
+            "records": 3,
+            "format": "jsonl",
+            "has_more": False,
+            "upserts": 2,
+            "deletes": 1,
+            "window": window,
+        },
+    )
+    records = [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines()]
+    assert [r[EVENT_KEY]["refetched"] for r in records] == [
+        True,
+        True,
+        False,
+    ]  # the deleted one is not refetched
+    refetches = [r for r in server.requests if r["path"].startswith("/v1/customers/")]
+    assert len(refetches) == 2 and all(("expand[]", "default_source") in r["query"] for r in refetches)
+    # Too many for XCom: the task fails on its first try, and nothing is pushed.
+    assert results["capped"] == ("failed", None)
+    # A window older than the events Stripe keeps fails on the first try, retries or not.
+    too_old = dag_run.get_task_instance("too_old")
+    assert too_old.state == "failed" and too_old.try_number == 1
+    link = dag_run.get_task_instance("to_file").xcom_pull(task_ids="to_file", key="_link_StripeDashboardLink")
+    assert link == "https://dashboard.stripe.com/test/events"
+
+
+def test_operator_construction_only_assigns_and_maps():
+    from airflow_provider_stripe.operators import StripeCustomerChangesOperator
+
+    op = StripeCustomerChangesOperator(task_id="c", created={"gte": "{{ ds }}"}, refetch="{{ params.r }}")
+    assert (op.created, op.refetch, op.parallelism, op.output_format) == (
+        {"gte": "{{ ds }}"},
+        "{{ params.r }}",
+        1,
+        "jsonl",
+    )
+    assert {"created", "refetch", "expand", "output_path", "stripe_account", "parallelism"} <= set(
+        op.template_fields
+    )
+    mapped = StripeCustomerChangesOperator.partial(task_id="m").expand(
+        created=[{"gte": 1}], stripe_account=["acct_1"]
+    )
+    assert set(mapped.expand_input.value) == {"created", "stripe_account"}
+    with pytest.raises(TypeError):
+        StripeCustomerChangesOperator(task_id="no_window")  # the window is required
+
+
+def test_operator_lineage_names_the_customers_dataset(stripe_conn: FakeStripe, tmp_path):
+    from airflow_provider_stripe.operators import StripeCustomerChangesOperator
+
+    start = int(time.time()) - 600
+    stripe_conn.create_customer(at=start + 1)
+    op = StripeCustomerChangesOperator(task_id="c", created={"gte": start}, output_path=f"{tmp_path}/c.jsonl")
+    op.execute({"outlet_events": {}})
+    lineage = op.get_openlineage_facets_on_complete(None)
+    assert [(d.namespace, d.name) for d in lineage.inputs] == [("stripe://test/platform", "customers")]
+    assert [(d.namespace, d.name) for d in lineage.outputs] == [("file", f"{tmp_path}/c.jsonl")]
