@@ -1,4 +1,4 @@
-"""Benchmarks: throughput, memory, parallel speed-up and import cost, as ratios from one run.
+"""Benchmarks: throughput, memory, parallel speed-up, import cost and change-capture cost.
 
 Usage: ``make bench`` (or ``python benchmarks/run.py [--output BENCHMARKS.md]`` in a
 venv with stripe-python installed). Every server is a local Stripe-compatible
@@ -185,6 +185,83 @@ def parallel(customers: int, latency: float, limit: int, rate: float) -> list[tu
     return rows
 
 
+# -- 5. change capture: what a day's changes cost against a full re-export --------------------------
+
+
+def change_capture_cost(accounts: list[int], changes: list[int]) -> list[tuple[str, str]]:
+    """Requests to bring a table up to date after C changes on an account of N customers.
+
+    Counts requests (Stripe's read allocation is counted in requests) and checks that
+    snapshot + changes equals the account. The server runs in this process: requests,
+    not time, are measured here. Time at a pace of 24 req/s is requests / 24.
+    """
+    import random
+
+    sys.path.insert(0, str(ROOT))
+    from airflow_provider_stripe.hooks.stripe import StripeHook
+    from tests.stripe_server import FakeStripe
+
+    rows = []
+    for size in accounts:
+        fake = FakeStripe(api_keys=[KEY]).start()
+        fake.log_requests = False
+        try:
+            connection_env(fake.url, max_requests_per_second=0)
+            now = int(time.time())
+            fake.seed(size, start=now - 400 * 86400, spacing=max(1, 300 * 86400 // size))
+            table = {c["id"]: c for c in StripeHook().iter_customers(parallelism=4)}
+            day = now - 86400
+            rng = random.Random(size)
+            done = 0
+            slot = (now - 5 - day) // len(changes)
+            for batch, count in enumerate(changes):
+                # Each batch happens after the one before, as time does: events stay in order.
+                ids = list(fake.store().index)
+                begin = day + batch * slot
+                for at in sorted(rng.randrange(begin, begin + slot) for _ in range(count - done)):
+                    roll = rng.random()
+                    if roll < 0.1:
+                        fake.create_customer(at=at)
+                    elif (victim := rng.choice(ids)) not in fake.store().index:
+                        continue  # deleted earlier
+                    elif roll < 0.95:
+                        fake.update_customer(victim, at=at, name=f"n{rng.random():.6f}")
+                    else:
+                        fake.delete_customer(victim, at=at)
+                done = count
+                hook = StripeHook()
+                full = hook.iter_customers()
+                exported = sum(1 for _ in full)
+                full_requests = full.requests
+                costs = {}
+                for refetch in (False, True):
+                    synced = dict(table)
+                    with hook.iter_changes(
+                        "customers", created={"gte": day}, refetch=refetch, parallelism=4
+                    ) as records:
+                        for record in records:
+                            record.pop("_stripe_event")
+                            if record.get("deleted"):
+                                synced.pop(record["id"], None)
+                            else:
+                                synced[record["id"]] = record
+                    assert synced == fake.customers_now(), "snapshot + changes differs from the account"
+                    costs[refetch] = (records.requests, records.changed)
+                events, changed = costs[False][0], costs[False][1]
+                refetched = costs[True][0]
+                rows.append(
+                    (
+                        f"N={size:,}, {count:,} changes ({changed:,} customers)",
+                        f"changes: **{events:,} requests** ({full_requests / events:.0f}× fewer than a "
+                        f"re-export); with refetch: {refetched:,} ({refetched / full_requests:.2g}× a "
+                        f"re-export); full re-export: {full_requests:,} ({exported:,} customers)",
+                    )
+                )
+        finally:
+            fake.stop()
+    return rows
+
+
 # -- 4. import cost -------------------------------------------------------------------------------
 
 IMPORT_PROBE = """
@@ -254,6 +331,14 @@ def main() -> None:
             )
         )
     sections.append(("4. Import cost (median of 7 fresh interpreters)", import_cost()))
+    accounts = [10_000] if args.quick else [10_000, 200_000]
+    sections.append(
+        (
+            "5. Change capture: requests to bring a table up to date after a day's changes "
+            "(snapshot + changes checked equal to the account)",
+            change_capture_cost(accounts, [100, 1_000, 5_000]),
+        )
+    )
 
     lines = [
         f"Command: `make bench` · {time.strftime('%Y-%m-%d')} · Python {platform.python_version()} · "

@@ -433,6 +433,9 @@ class FakeStripe(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without TCP_NODELAY a small body waits for the
+    # client's delayed ACK (40 ms a request), as no real API server would make it wait.
+    disable_nagle_algorithm = True
     server: FakeStripe
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
