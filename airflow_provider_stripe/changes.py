@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -28,6 +29,20 @@ log = logging.getLogger(__name__)
 EVENT_KEY = "_stripe_event"
 
 
+@dataclass(frozen=True)
+class _LastEvent:
+    """What is kept of an object's last event so far: never its payload's history, only the object."""
+
+    order: tuple[int, int]
+    object_id: str
+    event_id: str
+    type: str
+    created: int
+    api_version: str | None
+    #: ``data.object``, kept only when the record will be built from it.
+    obj: dict[str, Any] | None
+
+
 class ChangeIterator(Iterator[dict[str, Any]]):
     """One record per object changed in a ``created`` window: its latest state, or its deletion.
 
@@ -39,7 +54,7 @@ class ChangeIterator(Iterator[dict[str, Any]]):
       ``refetch`` as its own endpoint shows it now, in the connection's API
       version and with ``expand``;
     - ``{"id": …, "object": …, "deleted": true}`` when the last event deleted it
-      (or a refetch finds it deleted or gone).
+      (or a refetch finds it deleted).
 
     Every record carries ``_stripe_event``: ``{"id", "type", "created",
     "api_version", "refetched"}`` of the event that decided it.
@@ -49,7 +64,12 @@ class ChangeIterator(Iterator[dict[str, Any]]):
     first, and list order is the only order Stripe gives within a second; event
     ids are random, so they cannot break the tie). Parallel listing keeps that
     order: a second is never split between workers, and one worker's pages
-    arrive in order. Memory: one event per changed object.
+    arrive in order. Memory: one object per changed object (only its id and
+    event with ``refetch``).
+
+    Reading starts once ``not_before`` (Unix time) has passed: a window that ends
+    less than the settle time ago waits for it, so that events of its last
+    seconds are listed.
     """
 
     def __init__(
@@ -62,6 +82,7 @@ class ChangeIterator(Iterator[dict[str, Any]]):
         refetch: bool = False,
         params: dict[str, Any] | None = None,
         parallelism: int = 1,
+        not_before: float = 0.0,
     ) -> None:
         self.client = client
         self.resource = resource
@@ -73,6 +94,7 @@ class ChangeIterator(Iterator[dict[str, Any]]):
         self.refetch = refetch
         self.params = params or {}
         self.parallelism = parallelism
+        self.not_before = not_before
         self.has_more = False
         self.changed = 0
         self.upserts = 0
@@ -81,10 +103,45 @@ class ChangeIterator(Iterator[dict[str, Any]]):
         self._first_request = client.stats.requests
         self._first_retry = client.stats.retries
         self._types = set(resource.change_event_types)
-        self._records = self._generate()
+        # Records are handed out by __next__, not by a generator method: its frame would hold
+        # this iterator in a reference cycle, and a dropped iterator would keep refetching.
+        self._last: list[_LastEvent] | None = None
+        self._position = 0
+        self._current: Generator[dict[str, Any] | None, None, None] | None = None
+        self._closed = False
 
     def __next__(self) -> dict[str, Any]:
-        return next(self._records)
+        if self._closed:
+            raise StopIteration
+        if self._last is None:
+            self._last = self._read_events()
+            self.changed = len(self._last)
+            if self.refetch:
+                wanted = [last.object_id for last in self._last if not self._deleted(last)]
+                self._current = self.client.retrieve_many(
+                    self.resource.path,
+                    wanted,
+                    self.params,
+                    id_param=self.resource.id_param,
+                    parallelism=self.parallelism,
+                    missing_ok=not self.resource.retrieves_deleted,
+                )
+        if self._position >= len(self._last):
+            self.close()
+            raise StopIteration
+        last = self._last[self._position]
+        self._position += 1
+        if self._deleted(last) or self._current is None:
+            return self._record(last, last.obj, refetched=False)
+        obj = next(self._current)
+        if obj is not None and obj.get("id") != last.object_id:
+            raise StripeResponseError(
+                self.client.redact(
+                    f"Stripe answered a request for {self.resource.object} {last.object_id!r} "
+                    f"with {_short(obj.get('id'))}"
+                )
+            )
+        return self._record(last, obj, refetched=True)
 
     def __enter__(self) -> ChangeIterator:
         return self
@@ -95,9 +152,16 @@ class ChangeIterator(Iterator[dict[str, Any]]):
         self.close()
 
     def close(self) -> None:
-        """Stop: no further event or object is fetched."""
-        self._records.close()
+        """Stop: no further event or object is fetched (refetches in flight are abandoned)."""
+        self._closed = True
+        if self._current is not None:
+            self._current.close()
         self.events.close()
+
+    def __del__(self) -> None:
+        current = getattr(self, "_current", None)
+        if current is not None:
+            current.close()
 
     @property
     def records(self) -> int:
@@ -123,24 +187,51 @@ class ChangeIterator(Iterator[dict[str, Any]]):
             f"{self.requests} requests, {self.retries} retries, {elapsed:.1f}s"
         )
 
-    def _latest(self) -> list[dict[str, Any]]:
+    def _deleted(self, last: _LastEvent) -> bool:
+        return last.type == self.resource.deleted_event_type
+
+    def _read_events(self) -> list[_LastEvent]:
         """The last event of every object, oldest first."""
-        latest: dict[str, tuple[tuple[int, int], dict[str, Any]]] = {}
+        start, end = self.window
+        if start >= end:
+            return []  # nothing to read yet: the window starts within the settle margin
+        wait = self.not_before - time.time()
+        if wait > 0:
+            log.info(
+                "Stripe %s changes in [%d, %d): waiting %.0fs for the window's last events to settle",
+                self.resource.path,
+                start,
+                end,
+                wait,
+            )
+            time.sleep(wait)
+        latest: dict[str, _LastEvent] = {}
+        keep_object = not self.refetch
         with self.events as events:
             for arrival, event in enumerate(events):
                 object_id = self._check(event)
                 order = (event["created"], -arrival)  # newest first: an earlier arrival is later
                 current = latest.get(object_id)
-                if current is None or order > current[0]:
-                    latest[object_id] = (order, event)
+                if current is None or order > current.order:
+                    deleted = event["type"] == self.resource.deleted_event_type
+                    latest[object_id] = _LastEvent(
+                        order,
+                        object_id,
+                        event["id"],
+                        event["type"],
+                        event["created"],
+                        _text(event.get("api_version")),
+                        event["data"]["object"] if keep_object and not deleted else None,
+                    )
         log.info(
             "Stripe %s changes in [%d, %d): %s events, %d objects changed",
             self.resource.path,
-            *self.window,
+            start,
+            end,
             self.events.records,
             len(latest),
         )
-        return [event for _, event in sorted(latest.values(), key=lambda item: item[0])]
+        return sorted(latest.values(), key=lambda last: last.order)
 
     def _check(self, event: dict[str, Any]) -> str:
         """The id of the object an event is about; a malformed event is a malformed answer."""
@@ -150,62 +241,44 @@ class ChangeIterator(Iterator[dict[str, Any]]):
         start, end = self.window
         created = event.get("created")
         if event.get("type") not in self._types:
-            problem = f"its type {event.get('type')!r} was not asked for"
+            problem = f"its type {_short(event.get('type'))} was not asked for"
         elif not isinstance(created, int) or isinstance(created, bool) or not start <= created < end:
-            problem = f"its created {created!r} is not a second of the window asked for"
+            problem = f"its created {_short(created)} is not a second of the window asked for"
         elif not isinstance(obj, dict) or not isinstance(obj.get("id"), str) or not obj["id"]:
             problem = "it has no data.object with an id"
         elif obj.get("object") != self.resource.object:
-            problem = f"its data.object is a {obj.get('object')!r}, not a {self.resource.object!r}"
+            problem = f"its data.object is a {_short(obj.get('object'))}, not a {self.resource.object!r}"
         if problem is not None or obj is None:
-            raise StripeResponseError(f"Stripe listed event {event.get('id')!r}, but {problem}")
+            message = f"Stripe listed event {_short(event.get('id'))}, but {problem}"
+            raise StripeResponseError(self.client.redact(message))
         object_id: str = obj["id"]
         return object_id
 
-    def _record(self, event: dict[str, Any], obj: dict[str, Any] | None, refetched: bool) -> dict[str, Any]:
+    def _record(self, last: _LastEvent, obj: dict[str, Any] | None, refetched: bool) -> dict[str, Any]:
         provenance = {
-            "id": event["id"],
-            "type": event["type"],
-            "created": event["created"],
-            "api_version": event.get("api_version"),
+            "id": last.event_id,
+            "type": last.type,
+            "created": last.created,
+            "api_version": last.api_version,
             "refetched": refetched,
         }
-        if obj is None or obj.get("deleted") or event["type"] == self.resource.deleted_event_type:
+        if obj is None or obj.get("deleted") or self._deleted(last):
             self.deletes += 1
-            object_id = event["data"]["object"]["id"]
-            return {"id": object_id, "object": self.resource.object, "deleted": True, EVENT_KEY: provenance}
+            return {
+                "id": last.object_id,
+                "object": self.resource.object,
+                "deleted": True,
+                EVENT_KEY: provenance,
+            }
         self.upserts += 1
         return {**obj, EVENT_KEY: provenance}
 
-    def _generate(self) -> Generator[dict[str, Any], None, None]:
-        last_events = self._latest()
-        self.changed = len(last_events)
-        if not self.refetch:
-            for event in last_events:
-                yield self._record(event, event["data"]["object"], refetched=False)
-            return
-        deleted = self.resource.deleted_event_type
-        wanted = [event["data"]["object"]["id"] for event in last_events if event["type"] != deleted]
-        current = self.client.retrieve_many(
-            self.resource.path,
-            wanted,
-            self.params,
-            id_param=self.resource.id_param,
-            parallelism=self.parallelism,
-            missing_ok=True,
-        )
-        try:
-            for event in last_events:
-                if event["type"] == deleted:
-                    yield self._record(event, None, refetched=False)
-                    continue
-                obj = next(current)
-                object_id = event["data"]["object"]["id"]
-                if obj is not None and obj.get("id") != object_id:
-                    raise StripeResponseError(
-                        f"Stripe answered a request for {self.resource.object} {object_id!r} "
-                        f"with {obj.get('id')!r}"
-                    )
-                yield self._record(event, obj, refetched=True)
-        finally:
-            current.close()
+
+def _short(value: Any) -> str:
+    """A server-sent value for an error message: its repr, cut to 80 characters."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

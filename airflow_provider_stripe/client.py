@@ -687,7 +687,7 @@ class StripeClient:
             )
         return StripeConnectionError(f"Request to {self.base_url} failed: {type(exc).__name__}: {exc}")
 
-    def _redact(self, text: str) -> str:
+    def redact(self, text: str) -> str:
         """``text`` with the secret key (should a server echo it) replaced by its masked form."""
         key = str(self._session.headers.get("Authorization", ""))[len("Bearer ") :]
         return text.replace(key, f"{key[:8]}****") if key else text
@@ -714,7 +714,7 @@ class StripeClient:
         if cls is StripeAPIError and 300 <= status < 500 and not should_retry:
             cls = StripeRequestError  # a redirect (Stripe sends none: a wrong base URL) or another 4xx
         return cls(
-            self._redact(str(message)),
+            self.redact(str(message)),
             http_status=status,
             error_type=_text(body.get("type")),
             code=_text(body.get("code")),
@@ -837,7 +837,8 @@ class StripeClient:
 
         Threads share the client's pacing and retries; at most ``2 * parallelism``
         answers are held at once. ``missing_ok`` yields None for an object that
-        answers 404 (gone since its id was read) instead of raising. Closing the
+        answers 404 ``resource_missing`` (gone since its id was read) instead of
+        raising; any other 404 (a wrong base URL, a proxy) raises. Closing the
         generator abandons what is in flight.
         """
         parallelism = check_int(parallelism, "parallelism", minimum=1, maximum=MAX_PARALLELISM)
@@ -848,8 +849,8 @@ class StripeClient:
             _thread.cancel = cancel
             try:
                 return self.request(path, params, expect="object")
-            except StripeNotFoundError:
-                if missing_ok:
+            except StripeNotFoundError as exc:
+                if missing_ok and exc.code == "resource_missing":
                     return None
                 raise
             finally:
@@ -959,11 +960,14 @@ class ListIterator(Iterator[dict[str, Any]]):
         backwards = bool(params.get("ending_before")) and not params.get("starting_after")
         cursor_param = "ending_before" if backwards else "starting_after"
         remaining = self.max_records
+        boundary: Any = None  # created of the record the next page must not be newer (older) than
         while True:
             # remaining is never below 1 here: a page is never longer than the limit asked for.
             params["limit"] = self.page_size if remaining is None else min(self.page_size, remaining)
             page = self.client.request(self.collection, params, expect="list")
             data: list[dict[str, Any]] = page["data"]
+            if data:
+                boundary = self._check_sequence(data, boundary, backwards)
             self._count_page(len(data))
             if remaining is not None:
                 remaining -= len(data)
@@ -974,6 +978,22 @@ class ListIterator(Iterator[dict[str, Any]]):
                 self.has_more = True
                 return
             params[cursor_param] = data[0]["id"] if backwards else data[-1]["id"]
+
+    def _check_sequence(self, data: list[dict[str, Any]], boundary: Any, backwards: bool) -> Any:
+        """Refuse a page that goes back in ``created`` order (a server cycling through pages).
+
+        Pages run newest to oldest (towards the newest with ``ending_before``); a page
+        whose records are newer (older) than the last page's would restart the list.
+        Returns the boundary for the next page.
+        """
+        first, last = data[0].get("created"), data[-1].get("created")
+        ordered = isinstance(boundary, int) and isinstance(first, int) and isinstance(last, int)
+        if ordered and ((last < boundary) if backwards else (first > boundary)):
+            raise StripeResponseError(
+                f"GET /v1/{self.collection} answered a page that goes back in created order after "
+                f"page {self.pages}: the list would never end"
+            )
+        return first if backwards else last
 
 
 class ListChain(ListIterator):

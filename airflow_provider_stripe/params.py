@@ -289,6 +289,9 @@ EVENT_RETENTION_SECONDS = 30 * 86400
 #: A change window must start this much inside the retention, so that its oldest events do
 #: not expire while they are being read.
 EVENT_RETENTION_MARGIN_SECONDS = 3600
+#: Change windows stay this many seconds behind the present: events of the last moments may
+#: not be listed yet (and clocks differ).
+DEFAULT_SETTLE_SECONDS = 60.0
 #: ``types[]`` takes at most this many event names per request.
 MAX_EVENT_TYPES = 20
 _EVENT_TYPE = re.compile(r"[a-z0-9_*]+(\.[a-z0-9_*]+)*")

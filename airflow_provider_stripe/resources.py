@@ -28,6 +28,8 @@ class Resource:
     event_prefix: str | None
     #: Its page in the Dashboard, under ``dashboard.stripe.com[/acct][/test]/``.
     dashboard_path: str
+    #: A deleted one still answers 200 ``{"deleted": true}`` (customers); else it answers 404.
+    retrieves_deleted: bool = False
 
     @property
     def change_event_types(self) -> tuple[str, str, str]:
@@ -51,6 +53,7 @@ RESOURCES: dict[str, Resource] = {
             id_param="customer_id",
             event_prefix="customer",
             dashboard_path="customers",
+            retrieves_deleted=True,
         ),
     )
 }

@@ -9,18 +9,21 @@ current (``synced_until``). Each run:
 1. **plan** reads ``synced_until``. On the first run (or if it is older than
    Stripe's 30 days of events) the run takes a **snapshot**: a full parallel
    export replaces the table, and ``synced_until`` becomes the second the export
-   started. Otherwise it reads the **changes** of ``[synced_until, now - settle)``.
+   started. Otherwise it reads the **changes** from ``synced_until`` to
+   ``settle_seconds`` (a run parameter, default 60) ago: events of the last
+   moments are left to the next run rather than risked.
 2. **merge** upserts every changed customer and deletes every deleted one, and
    moves ``synced_until`` to the window's end, in one transaction: a failed run
-   leaves the table as it was, and the next run reads the same changes again.
+   leaves the table as it was, and its retry reads the same changes again. It
+   moves ``synced_until`` only from the value the window started at, so a run
+   that lost a race with another (a backfill, a cleared old run) fails instead
+   of writing older states over newer ones.
 
 The window starts where the last run stopped, not at the data interval: a
 missed, cleared or manually triggered run never leaves a gap, and reading a
 change twice is harmless (the latest state wins). The schedule only says how
-often the table catches up. ``settle_seconds`` (a run parameter, default 60)
-keeps the window's end a minute behind the present, so that events still being
-written are read by the next run rather than skipped. Files go to
-``{stripe_export_base}/sync/``; the default base is ``file:///tmp/stripe-exports``.
+often the table catches up. Files go to ``{stripe_export_base}/sync/``; the
+default base is ``file:///tmp/stripe-exports``.
 """
 
 from __future__ import annotations
@@ -56,6 +59,10 @@ UPSERT = """
 INSERT INTO customers (id, email, name, created, data) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET
     email = excluded.email, name = excluded.name, created = excluded.created, data = excluded.data
+"""
+#: Compare-and-set: only the run whose window starts where the table stands may move it.
+MOVE_SYNCED = """
+UPDATE stripe_sync_state SET synced_until = ? WHERE resource = 'customers' AND synced_until = ?
 """
 SET_SYNCED = """
 INSERT INTO stripe_sync_state (resource, synced_until) VALUES ('customers', ?)
@@ -95,7 +102,7 @@ with DAG(
     )
 
     @task.branch
-    def plan(params: Any = None, ti: Any = None) -> str:
+    def plan(ti: Any = None) -> str:
         """Snapshot on the first run (or after a month away), else read changes from synced_until on."""
         from airflow.providers.sqlite.hooks.sqlite import SqliteHook
 
@@ -106,26 +113,19 @@ with DAG(
         if row is None or pendulum.from_timestamp(row[0]) < now - MAX_LAG:
             ti.xcom_push(key="snapshot_started", value=now.int_timestamp)
             return "snapshot"
-        window = {"gte": row[0], "lt": now.subtract(seconds=params["settle_seconds"]).int_timestamp}
-        ti.xcom_push(key="window", value=window)
-        return "changes" if window["lt"] > window["gte"] else "up_to_date"
+        ti.xcom_push(key="synced_until", value=row[0])
+        return "changes"
 
     snapshot = StripeListCustomersOperator(
         task_id="snapshot", parallelism=4, output_path=f"{FILES}/snapshot.jsonl", retries=2
     )
     changes = StripeCustomerChangesOperator(
         task_id="changes",
-        created={
-            "gte": "{{ ti.xcom_pull(task_ids='plan', key='window')['gte'] }}",
-            "lt": "{{ ti.xcom_pull(task_ids='plan', key='window')['lt'] }}",
-        },
+        created={"gte": "{{ ti.xcom_pull(task_ids='plan', key='synced_until') }}"},
+        settle_seconds="{{ params.settle_seconds }}",
         output_path=f"{FILES}/changes.jsonl",
         retries=2,
     )
-
-    @task
-    def up_to_date() -> None:
-        """Nothing to read: the last run ended less than settle_seconds ago."""
 
     @task
     def load_snapshot(result: dict[str, Any], ti: Any = None) -> int:
@@ -136,6 +136,13 @@ with DAG(
         connection = SqliteHook(sqlite_conn_id=WAREHOUSE).get_conn()
         try:
             with connection:  # one transaction
+                row = connection.execute(
+                    "SELECT synced_until FROM stripe_sync_state WHERE resource = 'customers'"
+                ).fetchone()
+                if row is not None and row[0] >= started:
+                    raise RuntimeError(
+                        f"Another run synced the table up to {row[0]} meanwhile; not replacing it"
+                    )
                 connection.execute("DELETE FROM customers")
                 connection.executemany(UPSERT, (_row(c) for c in _records(result["path"])))
                 connection.execute(SET_SYNCED, (started,))
@@ -152,16 +159,25 @@ with DAG(
 
         connection = SqliteHook(sqlite_conn_id=WAREHOUSE).get_conn()
         upserts = deletes = 0
+        window = result["window"]
         try:
             with connection:  # one transaction
-                for record in _records(result["path"]):
+                moved = connection.execute(MOVE_SYNCED, (window["lt"], window["gte"])).rowcount
+                (now_at,) = connection.execute(
+                    "SELECT synced_until FROM stripe_sync_state WHERE resource = 'customers'"
+                ).fetchone()
+                if not moved and now_at != window["lt"]:  # raising rolls the transaction back
+                    raise RuntimeError(
+                        f"synced_until is {now_at}, no longer {window['gte']}: another run merged "
+                        "meanwhile; this run's changes may be older, so they are not applied"
+                    )
+                for record in _records(result["path"]) if moved else ():  # else: a retry, merged already
                     if record.get("deleted"):
                         connection.execute("DELETE FROM customers WHERE id = ?", (record["id"],))
                         deletes += 1
                     else:
                         connection.execute(UPSERT, _row(record))
                         upserts += 1
-                connection.execute(SET_SYNCED, (result["window"]["lt"],))
             (count,) = connection.execute("SELECT count(*) FROM customers").fetchone()
         finally:
             connection.close()
@@ -170,6 +186,6 @@ with DAG(
         return {"upserts": upserts, "deletes": deletes, "customers": int(count)}
 
     chosen = plan()
-    create_tables >> chosen >> [snapshot, changes, up_to_date()]
+    create_tables >> chosen >> [snapshot, changes]
     load_snapshot(snapshot.output)
     merge(changes.output)

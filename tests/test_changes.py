@@ -238,7 +238,7 @@ def test_refetch_is_paced_by_the_client(stripe_server: FakeStripe, monkeypatch):
 
 def test_refetch_answer_for_another_object_is_refused(stripe_conn: FakeStripe):
     server, hook = stripe_conn, StripeHook()
-    at = int(time.time()) - 60
+    at = int(time.time()) - 600
     server.create_customer(at=at)
     other = server.create_customer(at=at - 100)
     server.faults.append(Fault())  # the events page as it is
@@ -255,11 +255,12 @@ def test_refetch_answer_for_another_object_is_refused(stripe_conn: FakeStripe):
         (lambda e: {**e, "data": {"object": {"id": "in_1", "object": "invoice"}}}, "not a 'customer'"),
         (lambda e: {**e, "created": "yesterday"}, "not a second of the window"),
         (lambda e: {**e, "created": 5}, "not a second of the window"),
+        (lambda e: {**e, "type": "x" * 5000}, r"'xxxxx.*\.\.\. was not asked for"),
     ],
 )
 def test_malformed_events_are_malformed_answers(stripe_conn: FakeStripe, transform, message):
     server, hook = stripe_conn, StripeHook()
-    at = int(time.time()) - 60
+    at = int(time.time()) - 600
     server.create_customer(at=at)
     server.faults.append(Fault(transform=lambda body: {**body, "data": [transform(e) for e in body["data"]]}))
     with pytest.raises(StripeResponseError, match=message):
@@ -272,7 +273,9 @@ def test_malformed_events_are_malformed_answers(stripe_conn: FakeStripe, transfo
         ({"created": {"gte": time.time() - 31 * DAY}}, "created", "more than 30 days ago"),
         ({"created": {"gte": time.time() - 30 * DAY + 60}}, "created", "full export"),
         ({"created": {"lt": time.time()}}, "created", "give the window's start"),
-        ({"created": {"gte": time.time() + 3600}}, "created", "has not begun"),
+        ({"created": {"gte": time.time() + 3600}}, "created", "starts in the future"),
+        ({"created": {"gte": time.time() - 60, "lt": time.time() + 3600}}, "created", "cannot be read yet"),
+        ({"created": {"gte": time.time() - 60}, "settle_seconds": -1}, "settle_seconds", "at least 0"),
         ({"created": {"gte": time.time() - 60}, "expand": ["default_source"]}, "expand", "refetch=True"),
         ({"created": {"gte": time.time() - 60}, "parallelism": 0}, "parallelism", "at least 1"),
         ({"created": {"gte": time.time() - 60}, "page_size": 101}, "page_size", "at most 100"),
@@ -503,3 +506,133 @@ def test_operator_lineage_names_the_customers_dataset(stripe_conn: FakeStripe, t
     lineage = op.get_openlineage_facets_on_complete(None)
     assert [(d.namespace, d.name) for d in lineage.inputs] == [("stripe://test/platform", "customers")]
     assert [(d.namespace, d.name) for d in lineage.outputs] == [("file", f"{tmp_path}/c.jsonl")]
+
+
+# -- the settle margin: the window never reaches into the last moments ---------------------------
+
+
+def test_an_open_window_ends_settle_seconds_ago_and_the_next_one_reads_the_rest(stripe_conn: FakeStripe):
+    server, hook = stripe_conn, StripeHook()
+    now = int(time.time())
+    old = server.create_customer(at=now - 600)
+    recent = server.create_customer(at=now - 5)  # may not be listable yet at Stripe
+    with hook.iter_changes("customers", created={"gte": now - 900}) as first:
+        assert [r["id"] for r in first] == [old["id"]]
+    start, end = first.window
+    assert start == now - 900 and now - 62 <= end <= now - 59
+    with hook.iter_changes("customers", created={"gte": end}, settle_seconds=0) as second:
+        assert [r["id"] for r in second] == [recent["id"]]
+    assert second.window[0] == end
+
+
+def test_a_window_that_starts_inside_the_margin_is_empty_and_sends_nothing(stripe_conn: FakeStripe):
+    start = int(time.time()) - 10
+    stripe_conn.create_customer(at=start + 1)
+    with StripeHook().iter_changes("customers", created={"gte": start}) as changes:
+        assert list(changes) == []
+    assert changes.window == (start, start) and (changes.upserts, changes.deletes) == (0, 0)
+    assert stripe_conn.requests == []
+
+
+def test_an_end_inside_the_margin_waits_for_it_to_pass(stripe_conn: FakeStripe):
+    """A scheduled run starting right at its interval's end reads the whole interval."""
+    server, hook = stripe_conn, StripeHook()
+    end = int(time.time()) + 1
+    started = time.monotonic()
+    changes = hook.iter_changes("customers", created={"gte": end - 60, "lt": end}, settle_seconds=1.5)
+    assert time.monotonic() - started < 0.5, "building the iterator does not wait"
+    late = server.create_customer(at=end - 1)  # in the window's last second
+    assert [r["id"] for r in changes] == [late["id"]]
+    assert time.monotonic() - started >= 1.5 and changes.window == (end - 60, end)
+
+
+# -- hostile answers and careless callers ----------------------------------------------------------
+
+
+def test_hook_refetch_takes_template_strings(stripe_conn: FakeStripe):
+    at = int(time.time()) - 600
+    stripe_conn.create_customer(at=at)
+    records = list(StripeHook().iter_changes("customers", created={"gte": at}, refetch="false"))
+    assert records[0][EVENT_KEY]["refetched"] is False
+    assert not [r for r in stripe_conn.requests if r["path"].startswith("/v1/customers/")]
+    with pytest.raises(StripeParameterError, match="refetch"):
+        StripeHook().iter_changes("customers", created={"gte": at}, refetch="no")
+
+
+def test_a_404_on_refetch_fails_rather_than_deleting_a_row(stripe_conn: FakeStripe):
+    """Stripe answers a deleted customer with 200 {"deleted": true}: a 404 is a wrong URL or a proxy."""
+    from airflow_provider_stripe.exceptions import StripeNotFoundError
+
+    at = int(time.time()) - 600
+    stripe_conn.create_customer(at=at)
+    stripe_conn.faults.append(Fault())  # the events page
+    stripe_conn.faults.append(Fault(status=404, code="resource_missing"))
+    with pytest.raises(StripeNotFoundError):
+        list(StripeHook().iter_changes("customers", created={"gte": at}, refetch=True))
+
+
+def test_an_echoed_key_never_reaches_an_error_message(stripe_conn: FakeStripe):
+    from tests.stripe_server import DEFAULT_KEY
+
+    at = int(time.time()) - 600
+    stripe_conn.create_customer(at=at)
+    echo = Fault(transform=lambda body: {**body, "data": [{**e, "type": DEFAULT_KEY} for e in body["data"]]})
+    stripe_conn.faults.append(echo)
+    with pytest.raises(StripeResponseError) as raised:
+        list(StripeHook().iter_changes("customers", created={"gte": at}))
+    assert DEFAULT_KEY not in str(raised.value) and "sk_test_" in str(raised.value)
+
+
+def test_a_dropped_iterator_stops_its_refetches_without_a_gc_pass(stripe_conn: FakeStripe):
+    import gc
+    import threading
+
+    at = int(time.time()) - 600
+    for _ in range(60):
+        stripe_conn.create_customer(at=at)
+    stripe_conn.latency = 0.05
+    gc.disable()
+    try:
+        changes = StripeHook().iter_changes("customers", created={"gte": at}, refetch=True, parallelism=8)
+        next(changes)
+        del changes
+        deadline = time.monotonic() + 2
+        while any(t.name.startswith("stripe-retrieve") for t in threading.enumerate()):
+            assert time.monotonic() < deadline, "refetch threads outlived their iterator"
+            time.sleep(0.05)
+    finally:
+        gc.enable()
+    sent = len([r for r in stripe_conn.requests if r["path"].startswith("/v1/customers/")])
+    assert sent < 40, f"{sent} refetches after the iterator was dropped"
+
+
+def test_a_server_cycling_through_pages_is_refused(stripe_conn: FakeStripe):
+    """Pages that go back in created order would loop for ever, spending the read allocation."""
+    pages: list[dict] = []
+
+    def remember(body):
+        pages.append(body)
+        return body
+
+    stripe_conn.seed(30)
+    stripe_conn.faults.extend(
+        [Fault(transform=remember), Fault(transform=remember), Fault(transform=lambda b: {**pages[0]})]
+    )  # pages 1, 2, then page 1 again: not the cursor, but back to newer customers
+    with pytest.raises(StripeResponseError, match="goes back in created order"):
+        list(StripeHook().iter_customers(page_size=10))
+    assert len(stripe_conn.requests) == 3
+
+
+def test_changes_file_as_a_list_object_names_the_events_url(stripe_conn: FakeStripe, tmp_path):
+    import json
+
+    from airflow_provider_stripe.operators import StripeCustomerChangesOperator
+
+    at = int(time.time()) - 600
+    stripe_conn.create_customer(at=at)
+    op = StripeCustomerChangesOperator(
+        task_id="c", created={"gte": at}, output_path=f"{tmp_path}/c.json", output_format="json"
+    )
+    op.execute({"outlet_events": {}})
+    written = json.loads((tmp_path / "c.json").read_text())
+    assert written["url"] == "/v1/events" and len(written["data"]) == 1 and written["has_more"] is False

@@ -264,3 +264,31 @@ def test_customers_sync_keeps_the_table_equal_to_stripe(
             "customers": len(example_env.store().index),
         }
         assert warehouse_table(warehouse) == example_env.customers_now()
+
+
+def test_customers_sync_merge_refuses_a_stale_window_and_tolerates_its_own_retry(
+    example_env: FakeStripe, run_dag, monkeypatch, tmp_path
+):
+    """A run that lost a race (a backfill, a cleared old run) must not write older states over newer ones."""
+    import sqlite3
+
+    warehouse = tmp_path / "warehouse.db"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_STRIPE_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(warehouse)})
+    )
+    example_env.seed(5, start=pendulum.now("UTC").subtract(days=90).int_timestamp)
+    _, _, dag = run_example(run_dag, "stripe_customers_sync", logical_date=None)
+    with contextlib.closing(sqlite3.connect(warehouse)) as db:
+        (synced,) = db.execute("SELECT synced_until FROM stripe_sync_state").fetchone()
+    merge = dag.get_task("merge").python_callable
+    victim = next(iter(example_env.customers_now().values()))
+    stale = tmp_path / "stale.jsonl"
+    stale.write_text(json.dumps({**victim, "name": "OLD STATE"}) + "\n")
+    before = warehouse_table(warehouse)
+    with pytest.raises(RuntimeError, match="another run merged meanwhile"):
+        merge({"path": f"file://{stale}", "window": {"gte": synced - 100, "lt": synced - 50}})
+    assert warehouse_table(warehouse) == before
+    # This run's own window merges once; a retry after its commit applies nothing twice and succeeds.
+    assert merge({"path": f"file://{stale}", "window": {"gte": synced, "lt": synced + 10}})["upserts"] == 1
+    assert merge({"path": f"file://{stale}", "window": {"gte": synced, "lt": synced + 10}})["upserts"] == 0
+    assert warehouse_table(warehouse)[victim["id"]]["name"] == "OLD STATE"

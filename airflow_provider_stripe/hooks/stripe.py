@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
 
+import pendulum
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
@@ -24,10 +26,14 @@ from airflow_provider_stripe.client import (
 from airflow_provider_stripe.exceptions import StripeConfigurationError, StripeParameterError
 from airflow_provider_stripe.params import (
     DEFAULT_CONN_ID,
+    DEFAULT_SETTLE_SECONDS,
     MAX_PAGE_SIZE,
+    NO_UPPER_BOUND,
     CreatedFilter,
+    check_bool,
     check_event_window,
     check_int,
+    check_number,
     created_bounds,
     customer_list_params,
     event_list_params,
@@ -41,6 +47,8 @@ CUSTOMERS = "customers"
 EVENTS = "events"
 #: Seconds a connection test may wait for Stripe: a UI button must answer promptly.
 TEST_TIMEOUT = 10.0
+#: The longest a change window ending in the settle margin waits for it to pass.
+MAX_SETTLE_WAIT = 600.0
 
 
 class StripeHook(BaseHook):
@@ -238,6 +246,7 @@ class StripeHook(BaseHook):
         expand: str | Iterable[str] | None = None,
         page_size: int = MAX_PAGE_SIZE,
         parallelism: int = 1,
+        settle_seconds: float = DEFAULT_SETTLE_SECONDS,
     ) -> ChangeIterator:
         """One record per ``resource`` object (e.g. ``"customers"``) changed in the window ``created``.
 
@@ -245,30 +254,51 @@ class StripeHook(BaseHook):
         "deleted": true}``, with ``_stripe_event`` saying which event decided it; see
         :class:`~airflow_provider_stripe.changes.ChangeIterator` for the order and
         ties. The window is half-open and must start within Stripe's 30 days of
-        events (else it fails before any request: run a full export instead); its
-        end is cut to the current second, and the iterator's ``window`` says what
-        was read. ``refetch`` retrieves each changed object from its own endpoint
-        (paced, ``parallelism`` at once), so records carry the connection's API
-        version and ``expand``: event payloads are rendered in the API version of
-        their time and never expanded.
+        events (else it fails before any request: run a full export instead).
+
+        Events of the last moments may not be listed yet, so the window never
+        reaches into the last ``settle_seconds``: without an upper bound it ends
+        that long ago (possibly empty, when it starts later); an upper bound inside
+        that margin waits until it has passed, up to 10 minutes (a bound further
+        ahead fails). The iterator's ``window`` says what was read; start the next
+        window at its end, and nothing is skipped or read twice.
+
+        ``refetch`` retrieves each changed object from its own endpoint (paced,
+        ``parallelism`` at once), so records carry the connection's API version and
+        ``expand``: event payloads are rendered in the API version of their time
+        and never expanded.
         """
         spec = get_resource(resource)
         bounds = normalize_created(created)
-        now = time.time()
-        check_event_window(bounds, now, required=True)
-        start, end = created_bounds(bounds)
-        end = min(end, int(now))
-        if start >= end:
-            raise StripeParameterError("created", "the window has not begun yet: its start is in the future")
+        refetch = check_bool(refetch, "refetch")
+        settle = check_number(settle_seconds, "settle_seconds", allow_zero=True)
         paths = normalize_expand(expand)
         if paths and not refetch:
             raise StripeParameterError(
                 "expand", "needs refetch=True: event payloads are never expanded, only refetched objects are"
             )
         check_int(parallelism, "parallelism", minimum=1, maximum=MAX_PARALLELISM)
+        now = time.time()
+        check_event_window(bounds, now, required=True)
+        start, end = created_bounds(bounds)
+        if start > now:
+            raise StripeParameterError("created", "the window starts in the future")
+        horizon = math.floor(now - settle)  # every event before this second is surely listed
+        not_before = 0.0
+        if end >= NO_UPPER_BOUND:
+            end = max(horizon, start)
+        elif end > horizon:
+            not_before = end + settle
+            if not_before - now > MAX_SETTLE_WAIT:
+                ended = pendulum.from_timestamp(end).to_iso8601_string()
+                raise StripeParameterError(
+                    "created",
+                    f"the window ends at {ended}, in the future: its changes cannot be read yet. "
+                    "Give an end in the past, or none to read up to now.",
+                )
         events = self.iter_events(
             list(spec.change_event_types),
-            created={"gte": start, "lt": end},
+            created={"gte": start, "lt": max(end, start + 1)},  # not read when empty
             page_size=page_size,
             parallelism=parallelism,
         )
@@ -277,9 +307,10 @@ class StripeHook(BaseHook):
             spec,
             events,
             window=(start, end),
-            refetch=bool(refetch),
+            refetch=refetch,
             params={"expand": paths} if paths else {},
             parallelism=parallelism,
+            not_before=not_before,
         )
 
     @property

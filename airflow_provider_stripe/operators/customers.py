@@ -17,6 +17,7 @@ from airflow_provider_stripe.links import (
 )
 from airflow_provider_stripe.params import (
     DEFAULT_CONN_ID,
+    DEFAULT_SETTLE_SECONDS,
     MAX_PAGE_SIZE,
     CreatedFilter,
     check_bool,
@@ -114,7 +115,7 @@ class _StripeOperator(BaseOperator):
         from airflow_provider_stripe.output import output_summary, write_records
 
         written = write_records(
-            target, records, output_format=output_format, has_more=lambda: records.has_more
+            target, records, output_format=output_format, has_more=lambda: records.has_more, list_url=url
         )
         self._log_summary(records, str(target))
         summary = output_summary(
@@ -381,9 +382,12 @@ class StripeCustomerChangesOperator(_StripeOperator):
 
     :param stripe_conn_id: Connection of type ``stripe``.
     :param created: The window, half-open: ``{"gte": "{{ data_interval_start }}", "lt":
-        "{{ data_interval_end }}"}``. It must start within Stripe's 30 days of events,
-        or the task fails before any request (run a full export instead); its end is
-        cut to the current second.
+        "{{ data_interval_end }}"}``, or only ``gte`` to read up to now. It must start
+        within Stripe's 30 days of events, or the task fails before any request (run a
+        full export instead).
+    :param settle_seconds: Keep the window's end this far behind the present (default
+        60): events of the last moments may not be listed yet. An end inside the margin
+        waits for it to pass; without an end, the window ends that long ago.
     :param refetch: Retrieve each changed customer from ``/v1/customers/{id}``: records
         then have the connection's API version and ``expand``, where event payloads
         have the API version of their time and nothing expanded. One request each.
@@ -400,7 +404,7 @@ class StripeCustomerChangesOperator(_StripeOperator):
 
     Returns what the list operator returns, plus ``upserts``, ``deletes`` and the
     ``window`` read (``{"gte": start, "lt": end}``, Unix seconds): start the next
-    window at its ``lt``.
+    window at its ``lt`` and nothing is skipped.
     """
 
     template_fields: Sequence[str] = (
@@ -416,6 +420,7 @@ class StripeCustomerChangesOperator(_StripeOperator):
         "output_format",
         "max_xcom_records",
         "max_requests_per_second",
+        "settle_seconds",
     )
     template_fields_renderers: ClassVar[dict[str, str]] = {"created": "json", "expand": "json"}
     operator_extra_links = (StripeDashboardLink(),)
@@ -435,10 +440,12 @@ class StripeCustomerChangesOperator(_StripeOperator):
         output_format: str = "jsonl",
         max_xcom_records: int = 1000,
         max_requests_per_second: float | None = None,
+        settle_seconds: float = DEFAULT_SETTLE_SECONDS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.created = created
+        self.settle_seconds = settle_seconds
         self.stripe_conn_id = stripe_conn_id
         self.refetch = refetch
         self.expand = expand
@@ -465,6 +472,7 @@ class StripeCustomerChangesOperator(_StripeOperator):
             expand=self.expand or None,
             page_size=self.page_size,
             parallelism=self.parallelism,
+            settle_seconds=self.settle_seconds,
         ) as changes:
             start, end = changes.window
             return self._deliver(
