@@ -237,7 +237,11 @@ def change_capture_cost(accounts: list[int], changes: list[int]) -> list[tuple[s
                 for refetch in (False, True):
                     synced = dict(table)
                     with hook.iter_changes(
-                        "customers", created={"gte": day}, refetch=refetch, parallelism=4
+                        "customers",
+                        created={"gte": day},
+                        refetch=refetch,
+                        parallelism=4 if refetch else 1,
+                        settle_seconds=0,  # every change here is at least 5 s old
                     ) as records:
                         for record in records:
                             record.pop("_stripe_event")
