@@ -3,12 +3,14 @@
 
 PYTHON ?= python3
 AIRFLOW_VERSION ?= 3.3.2
-# The lowest Airflow we support and test.
-AIRFLOW_FLOOR ?= 3.3.0
+# The latest patch of every older Airflow minor we support (the floor is 3.1).
+COMPAT_VERSIONS ?= 3.1.8 3.2.2
 VENV ?= .venv
-FLOOR_VENV ?= .venv-floor
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' airflow_provider_stripe/__init__.py)
+WHEEL := build/dist/airflow_provider_stripe-$(VERSION)-py3-none-any.whl
 
-.PHONY: bench browser demo test test-deployment test-floor lint venv floor-venv clean
+.PHONY: bench browser demo test test-deployment test-compat lint venv wheel clean
+.PRECIOUS: .venv-airflow-%/.installed
 
 $(VENV)/.installed-$(AIRFLOW_VERSION): pyproject.toml constraints/constraints-airflow-$(AIRFLOW_VERSION).txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,14 +18,20 @@ $(VENV)/.installed-$(AIRFLOW_VERSION): pyproject.toml constraints/constraints-ai
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-$(FLOOR_VENV)/.installed-$(AIRFLOW_FLOOR): pyproject.toml constraints/constraints-airflow-$(AIRFLOW_FLOOR).txt
-	$(PYTHON) -m venv $(FLOOR_VENV)
-	$(FLOOR_VENV)/bin/python -m pip install --quiet -c constraints/constraints-airflow-$(AIRFLOW_FLOOR).txt -e ".[dev]"
-	rm -f $(FLOOR_VENV)/.installed-*
-	touch $@
-
 venv: $(VENV)/.installed-$(AIRFLOW_VERSION)
-floor-venv: $(FLOOR_VENV)/.installed-$(AIRFLOW_FLOOR)
+
+## wheel: the provider as users install it.
+$(WHEEL): pyproject.toml README.md $(shell find airflow_provider_stripe -name '*.py' -o -name py.typed) | venv
+	rm -rf build/dist build/lib
+	$(VENV)/bin/python -m pip wheel --quiet --no-deps -w build/dist .
+wheel: $(WHEEL)
+
+# An older Airflow from its pinned constraints, then the wheel with the test extras: pip must
+# leave that Airflow as it is (checked in test-compat-%).
+.venv-airflow-%/.installed: constraints/constraints-airflow-%.txt | $(WHEEL)
+	$(PYTHON) -m venv .venv-airflow-$*
+	.venv-airflow-$*/bin/python -m pip install --quiet -c $< "apache-airflow==$*" "$(WHEEL)[dev]"
+	touch $@
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -35,22 +43,32 @@ browser:
 	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
-## test: ruff, mypy and the whole pytest suite on Airflow $(AIRFLOW_VERSION), the deployment test, then the suite on the floor.
+## test: ruff, mypy and the whole pytest suite on Airflow $(AIRFLOW_VERSION), the deployment test, then
+## the suite again on every older supported Airflow, against the installed wheel.
 test: lint browser
 	$(VENV)/bin/python -m pytest
 	$(MAKE) test-deployment
-	$(MAKE) test-floor
+	$(MAKE) test-compat
 
 ## test-deployment: the example DAGs triggered through the REST API of a real scheduler, API server and dag processor.
 test-deployment: venv
 	$(VENV)/bin/python -m pytest -m deployment tests/test_deployment.py
 
-## test-floor: the pytest suite on the lowest supported Airflow.
-test-floor: floor-venv browser
-	$(FLOOR_VENV)/bin/python -m pytest
+## test-compat: for each of $(COMPAT_VERSIONS): the wheel installed next to that Airflow (its version
+## untouched), then the suite from a copy of tests/ and example_dags/ without the source tree, so
+## every import of the provider is the installed wheel's.
+test-compat: $(addprefix test-compat-,$(COMPAT_VERSIONS))
+
+test-compat-%: .venv-airflow-%/.installed browser wheel
+	.venv-airflow-$*/bin/python -m pip install --quiet --no-deps --force-reinstall $(WHEEL)
+	.venv-airflow-$*/bin/python -c "import airflow, sys; sys.exit(0 if airflow.__version__ == '$*' else 'pip changed Airflow $* to ' + airflow.__version__)"
+	rm -rf build/compat-$* && mkdir -p build/compat-$*
+	cp -r tests example_dags scripts pyproject.toml build/compat-$*/
+	cd build/compat-$* && ../../.venv-airflow-$*/bin/python -c "import airflow_provider_stripe as p; assert '/site-packages/' in p.__file__, p.__file__"
+	cd build/compat-$* && ../../.venv-airflow-$*/bin/python -m pytest -p no:cacheprovider
 
 clean:
-	rm -rf $(VENV) $(FLOOR_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-airflow-* build .pytest_cache .mypy_cache .ruff_cache
 
 ## demo: run the nightly export example against a local sandbox (or Stripe test mode via STRIPE_API_KEY).
 demo: venv

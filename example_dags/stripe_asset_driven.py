@@ -14,9 +14,10 @@ from __future__ import annotations
 from functools import partial
 
 import pendulum
-from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, task
+from airflow.sdk import DAG, Asset, task
 
 from airflow_provider_stripe.operators import StripeListCustomersOperator
+from airflow_provider_stripe.version_compat import CronDataIntervalTimetable  # airflow.sdk's from 3.2 on
 from airflow_provider_stripe.windows import export_window
 
 STRIPE_CUSTOMERS = Asset(name="stripe_customers_export", uri="stripe-export://customers")

@@ -27,9 +27,10 @@ import json
 
 import pendulum
 from airflow.providers.standard.sensors.date_time import DateTimeSensor
-from airflow.sdk import DAG, CronDataIntervalTimetable, ObjectStoragePath, task
+from airflow.sdk import DAG, ObjectStoragePath, task
 
 from airflow_provider_stripe.operators import StripeListCustomersOperator
+from airflow_provider_stripe.version_compat import CronDataIntervalTimetable  # airflow.sdk's from 3.2 on
 from airflow_provider_stripe.windows import export_window
 
 with DAG(

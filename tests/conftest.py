@@ -73,6 +73,9 @@ def run_dag(airflow_db: Path, request: pytest.FixtureRequest):
     ``run_dag(source, **test_kwargs)`` returns ``(dag_run, dag)``. The source must
     define exactly one DAG whose id is the file name (derived from the test name).
     """
+    from tests.airflow_compat import reuse_one_execution_api
+
+    reuse_one_execution_api()
     written: list[Path] = []
 
     def run(source: str, **test_kwargs: Any):

@@ -106,6 +106,12 @@ def test_connection_form_renders_saves_and_tests(
     stripe_server.api_keys.add(KEY)
     stripe_server.seed(3)
     browser.get(f"{api_server}/connections")
+    # Airflow 3.1's sign-in redirect lands on the home page: open the connections page again.
+    WebDriverWait(browser, 30).until(
+        lambda d: any(b.text == "Admin" for b in d.find_elements(By.TAG_NAME, "button"))
+    )
+    if not browser.current_url.endswith("/connections"):
+        browser.get(f"{api_server}/connections")
     WebDriverWait(browser, 30).until(
         lambda d: any(b.text == "Add Connection" for b in d.find_elements(By.TAG_NAME, "button"))
     )

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_stripe.exceptions import (
+    AirflowFailException,
     StripeAPIError,
     StripeConfigurationError,
     StripeConnectionError,

@@ -17,7 +17,8 @@ from tests.stripe_server import FakeStripe, Fault
 HEADER = """
 import os
 import pendulum
-from airflow.sdk import DAG, CronDataIntervalTimetable, ObjectStoragePath, task
+from airflow.sdk import DAG, ObjectStoragePath, task
+from airflow_provider_stripe.version_compat import CronDataIntervalTimetable
 from airflow_provider_stripe.operators import StripeGetCustomerOperator, StripeListCustomersOperator
 OUT = os.environ.get("STRIPE_TEST_OUT", "/nonexistent")
 """

@@ -60,7 +60,8 @@ def test_connection_type_declares_the_form():
 
 def test_airflow_discovers_the_provider_and_hook():
     from airflow.providers_manager import ProvidersManager
-    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+    from tests.airflow_compat import ProvidersManagerTaskRuntime
 
     assert "airflow-provider-stripe" in ProvidersManager().providers
     hook_info = ProvidersManagerTaskRuntime().hooks["stripe"]

@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_stripe.client import StripeClient
 from airflow_provider_stripe.exceptions import (
+    AirflowFailException,
     StripeAPIError,
     StripeConfigurationError,
     StripeConnectionError,

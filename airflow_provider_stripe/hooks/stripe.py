@@ -88,6 +88,39 @@ class StripeHook(BaseHook):
             "max_requests_per_second": max_requests_per_second,
         }
 
+    # Airflow 3.1 builds the connection form from these two methods; 3.2 and later read
+    # ``ui-field-behaviour`` and ``conn-fields`` from get_provider_info() and never call them.
+    # Both are made from get_provider_info(), so the form is the same on every version.
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The form's standard fields (hidden, relabelled, placeholders), for Airflow 3.1."""
+        behaviour = _connection_type()["ui-field-behaviour"]
+        return {key.replace("-", "_"): value for key, value in behaviour.items()}
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """The form's extra fields, for Airflow 3.1 (its API server provides these imports)."""
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import IntegerField, StringField
+        from wtforms.validators import NumberRange, Optional
+
+        widgets = {}
+        for name, field in _connection_type()["conn-fields"].items():
+            schema = field["schema"]
+            integer = "integer" in schema["type"]
+            validators = [Optional()]
+            if integer and "minimum" in schema:
+                validators.append(NumberRange(min=schema["minimum"]))
+            widgets[name] = (IntegerField if integer else StringField)(
+                lazy_gettext(field["label"]),
+                validators=validators,
+                description=field.get("description", ""),
+                default=schema.get("default"),
+                widget=BS3TextFieldWidget(),
+            )
+        return widgets
+
     def __repr__(self) -> str:
         return f"StripeHook(stripe_conn_id={self.stripe_conn_id!r})"
 
@@ -330,3 +363,10 @@ class StripeHook(BaseHook):
             return False, str(exc).removeprefix(f"{self._connection_label}: ")
         account = f", account {client.stripe_account}" if client.stripe_account else ""
         return True, f"Connected to Stripe in {client.mode} mode ({client.base_url}{account})."
+
+
+def _connection_type() -> dict[str, Any]:
+    from airflow_provider_stripe.get_provider_info import get_provider_info
+
+    (conn,) = get_provider_info()["connection-types"]
+    return dict(conn)
