@@ -28,7 +28,7 @@ wheel: $(WHEEL)
 
 # An older Airflow from its pinned constraints, then the wheel with the test extras: pip must
 # leave that Airflow as it is (checked in test-compat-%).
-.venv-airflow-%/.installed: constraints/constraints-airflow-%.txt | $(WHEEL)
+.venv-airflow-%/.installed: constraints/constraints-airflow-%.txt pyproject.toml | $(WHEEL)
 	$(PYTHON) -m venv .venv-airflow-$*
 	.venv-airflow-$*/bin/python -m pip install --quiet -c $< "apache-airflow==$*" "$(WHEEL)[dev]"
 	touch $@
