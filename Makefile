@@ -20,15 +20,14 @@ $(VENV)/.installed-$(AIRFLOW_VERSION): pyproject.toml constraints/constraints-ai
 
 venv: $(VENV)/.installed-$(AIRFLOW_VERSION)
 
-## wheel: the provider as users install it.
-$(WHEEL): pyproject.toml README.md $(shell find airflow_provider_stripe -name '*.py' -o -name py.typed) | venv
+## wheel: the provider as users install it (built afresh each time: a deleted module must not linger).
+wheel: venv
 	rm -rf build/dist build/lib
 	$(VENV)/bin/python -m pip wheel --quiet --no-deps -w build/dist .
-wheel: $(WHEEL)
 
-# An older Airflow from its pinned constraints, then the wheel with the test extras: pip must
-# leave that Airflow as it is (checked in test-compat-%).
-.venv-airflow-%/.installed: constraints/constraints-airflow-%.txt pyproject.toml | $(WHEEL)
+# An older Airflow from its pinned constraints, with the test extras (and the provider, replaced
+# in test-compat-% by a plain install of the new wheel).
+.venv-airflow-%/.installed: constraints/constraints-airflow-%.txt pyproject.toml | wheel
 	$(PYTHON) -m venv .venv-airflow-$*
 	.venv-airflow-$*/bin/python -m pip install --quiet -c $< "apache-airflow==$*" "$(WHEEL)[dev]"
 	touch $@
@@ -60,7 +59,10 @@ test-deployment: venv
 test-compat: $(addprefix test-compat-,$(COMPAT_VERSIONS))
 
 test-compat-%: .venv-airflow-%/.installed browser wheel
-	.venv-airflow-$*/bin/python -m pip install --quiet --no-deps --force-reinstall $(WHEEL)
+	# As a user would: a plain `pip install` of the wheel, no constraints, next to that Airflow.
+	.venv-airflow-$*/bin/python -m pip uninstall --quiet --yes airflow-provider-stripe
+	.venv-airflow-$*/bin/python -m pip install --quiet $(WHEEL)
+	.venv-airflow-$*/bin/python -m pip check
 	.venv-airflow-$*/bin/python -c "import airflow, sys; sys.exit(0 if airflow.__version__ == '$*' else 'pip changed Airflow $* to ' + airflow.__version__)"
 	rm -rf build/compat-$* && mkdir -p build/compat-$*
 	cp -r tests example_dags scripts pyproject.toml build/compat-$*/
