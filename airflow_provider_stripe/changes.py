@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from airflow_provider_stripe.client import ListIterator, StripeClient
+from airflow_provider_stripe.client import ClientUsage, ListIterator, StripeClient
 from airflow_provider_stripe.exceptions import StripeResponseError
 from airflow_provider_stripe.resources import Resource
 
@@ -46,7 +46,7 @@ class _LastEvent:
     obj: str | None
 
 
-class ChangeIterator(Iterator[dict[str, Any]]):
+class ChangeIterator(ClientUsage, Iterator[dict[str, Any]]):
     """One record per object changed in a ``created`` window: its latest state, or its deletion.
 
     The window's events are read first (all of them: the last one per object is
@@ -87,7 +87,7 @@ class ChangeIterator(Iterator[dict[str, Any]]):
         parallelism: int = 1,
         not_before: float = 0.0,
     ) -> None:
-        self.client = client
+        super().__init__(client)
         self.resource = resource
         #: The resource's list path, as :attr:`ListIterator.collection`.
         self.collection = resource.path
@@ -102,9 +102,6 @@ class ChangeIterator(Iterator[dict[str, Any]]):
         self.changed = 0
         self.upserts = 0
         self.deletes = 0
-        self.started = time.monotonic()
-        self._first_request = client.stats.requests
-        self._first_retry = client.stats.retries
         self._types = set(resource.change_event_types)
         # Records are handed out by __next__, not by a generator method: its frame would hold
         # this iterator in a reference cycle, and a dropped iterator would keep refetching.
@@ -171,23 +168,13 @@ class ChangeIterator(Iterator[dict[str, Any]]):
         """Records handed out so far (upserts and deletes)."""
         return self.upserts + self.deletes
 
-    @property
-    def requests(self) -> int:
-        """HTTP requests sent (events pages, refetches and retries)."""
-        return self.client.stats.requests - self._first_request
-
-    @property
-    def retries(self) -> int:
-        return self.client.stats.retries - self._first_retry
-
     def summary(self) -> str:
         """Events, changed objects, upserts, deletes, requests and time, for the task log."""
-        elapsed = max(time.monotonic() - self.started, 1e-9)
         refetched = ", refetched" if self.refetch else ""
         return (
             f"{self.events.records} events in {self.events.pages} pages -> {self.changed} changed "
             f"{self.resource.path} ({self.upserts} upserts, {self.deletes} deletes{refetched}); "
-            f"{self.requests} requests, {self.retries} retries, {elapsed:.1f}s"
+            f"{self.requests} requests, {self.retries} retries, {self.elapsed:.1f}s"
         )
 
     def _deleted(self, last: _LastEvent) -> bool:

@@ -870,7 +870,32 @@ class StripeClient:
             pool.shutdown(wait=False, cancel_futures=True)
 
 
-class ListIterator(Iterator[dict[str, Any]]):
+class ClientUsage:
+    """What a client has sent since this object was made: for the progress of one listing."""
+
+    def __init__(self, client: StripeClient) -> None:
+        self.client = client
+        self.started = time.monotonic()
+        self._first_request = client.stats.requests
+        self._first_retry = client.stats.retries
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since this object was created."""
+        return max(time.monotonic() - self.started, 1e-9)
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests sent since (retries included)."""
+        return self.client.stats.requests - self._first_request
+
+    @property
+    def retries(self) -> int:
+        """Requests that were retried since."""
+        return self.client.stats.retries - self._first_retry
+
+
+class ListIterator(ClientUsage, Iterator[dict[str, Any]]):
     """Objects of a Stripe list, fetched one page at a time (memory: one page).
 
     Pages forward with ``starting_after`` (newest to oldest). Given only
@@ -890,7 +915,7 @@ class ListIterator(Iterator[dict[str, Any]]):
         page_size: int,
         max_records: int | None = None,
     ) -> None:
-        self.client = client
+        super().__init__(client)
         self.collection = collection
         self.params = dict(params)
         self.page_size = page_size
@@ -898,9 +923,6 @@ class ListIterator(Iterator[dict[str, Any]]):
         self.has_more = False
         self.pages = 0
         self.records = 0
-        self.started = time.monotonic()
-        self._first_request = client.stats.requests
-        self._first_retry = client.stats.retries
         self._last_log = self.started
         self._objects = self._generate()
 
@@ -920,24 +942,9 @@ class ListIterator(Iterator[dict[str, Any]]):
         self._objects.close()
 
     @property
-    def elapsed(self) -> float:
-        """Seconds since the iterator was created."""
-        return max(time.monotonic() - self.started, 1e-9)
-
-    @property
     def rate(self) -> float:
         """Records per second since the iterator was created."""
         return self.records / self.elapsed
-
-    @property
-    def requests(self) -> int:
-        """HTTP requests sent for this listing (retries included)."""
-        return self.client.stats.requests - self._first_request
-
-    @property
-    def retries(self) -> int:
-        """Requests that were retried for this listing."""
-        return self.client.stats.retries - self._first_retry
 
     def summary(self) -> str:
         """Records, pages, rates, retries and elapsed time, for the task log."""
