@@ -171,6 +171,12 @@ class Store:
             self.customers.extend(new)
         self._reindex()
 
+    def live(self, customer_id: str) -> dict[str, Any]:
+        """A customer that exists (not deleted), or Stripe's 404."""
+        if customer_id not in self.index:
+            raise StripeError(404, f"No such customer: '{customer_id}'", code="resource_missing", param="id")
+        return self.customers[self.index[customer_id]]
+
     def replace(self, customer: dict[str, Any]) -> None:
         """Put a new version of a customer in the old one's place (same id and created)."""
         self.customers[self.index[customer["id"]]] = customer
@@ -356,11 +362,7 @@ class FakeStripe(ThreadingHTTPServer):
         ``customer.updated`` with ``previous_attributes``. Nothing changed: no event."""
         store = self.store(account)
         with self.lock:
-            if customer_id not in store.index:
-                raise StripeError(
-                    404, f"No such customer: '{customer_id}'", code="resource_missing", param="id"
-                )
-            old = store.customers[store.index[customer_id]]
+            old = store.live(customer_id)
             new = copy.deepcopy(old)
             for name, value in changes.items():
                 if name not in UPDATABLE:
@@ -390,11 +392,7 @@ class FakeStripe(ThreadingHTTPServer):
         """Delete a customer and emit ``customer.deleted`` (its last state as ``data.object``)."""
         store = self.store(account)
         with self.lock:
-            if customer_id not in store.index:
-                raise StripeError(
-                    404, f"No such customer: '{customer_id}'", code="resource_missing", param="id"
-                )
-            customer = store.customers[store.index[customer_id]]
+            customer = store.live(customer_id)
             store.delete(customer_id)
             self.emit(store, "customer.deleted", customer, at=at, request_id=request_id)
         return {"id": customer_id, "object": "customer", "deleted": True}
