@@ -1,6 +1,7 @@
 """Summarise Stripe's OpenAPI spec into tests/data/stripe-openapi-objects.json.
 
-For each list endpoint ``GET /v1/<path>`` in ``RESOURCES`` the output records the object it
+For each list endpoint ``GET /v1/<path>`` in the provider's registry
+(``airflow_provider_stripe.resources.RESOURCES``) the output records the object it
 returns (read from the list schema's ``data`` items ``$ref``), its query parameters, the
 retrieve path, the search parameters, the embedded list properties, the expandable fields
 and Stripe's example object from ``fixtures3.json``.
@@ -8,7 +9,7 @@ and Stripe's example object from ``fixtures3.json``.
 The newest full spec readable in the stripe/openapi snapshot is ``openapi/spec3.yaml`` at
 commit 63a67463 (2023-09-12); take the fixtures from the same commit so the two agree::
 
-    REPO=/work/.mirror/stripe+openapi/repo
+    REPO=path/to/a/clone/of/github.com/stripe/openapi
     git -C $REPO show 63a67463:openapi/spec3.yaml > /tmp/spec3.yaml
     git -C $REPO show 63a67463:openapi/fixtures3.json > /tmp/fixtures3.json
     SOURCE='stripe/openapi openapi/spec3.yaml @63a67463 (2023-09-12, info.version {version})'
@@ -27,41 +28,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-# List paths under /v1/. Paths absent from the spec are reported on stderr and skipped.
-RESOURCES = [
-    "customers",
-    "invoices",
-    "invoiceitems",
-    "subscriptions",
-    "subscription_schedules",
-    "charges",
-    "payment_intents",
-    "refunds",
-    "disputes",
-    "products",
-    "prices",
-    "coupons",
-    "promotion_codes",
-    "balance_transactions",
-    "payouts",
-    "credit_notes",
-    "checkout/sessions",
-    "tax_rates",
-    "accounts",
-    "events",
-    # Extras, kept when the spec has them.
-    "plans",
-    "setup_intents",
-    "transfers",
-    "application_fees",
-    "topups",
-    "quotes",
-    "shipping_rates",
-    "payment_links",
-    "tax_ids",
-    "reviews",
-    "file_links",
-]
+from airflow_provider_stripe.resources import RESOURCES
 
 RANGE_KEYS = {"gt", "gte", "lt", "lte"}
 
