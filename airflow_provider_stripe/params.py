@@ -15,6 +15,17 @@ from typing import Any, Union
 import pendulum
 
 from airflow_provider_stripe.exceptions import StripeParameterError
+from airflow_provider_stripe.resources import (
+    ARRAY,
+    BOOLEAN,
+    EMAIL,
+    ID,
+    INTEGER,
+    RANGE,
+    STRING,
+    FilterKind,
+    Resource,
+)
 
 #: What ``created`` (or one of its bounds) may be given as.
 Timestamp = Union[int, float, str, dt.datetime, dt.date]
@@ -69,29 +80,30 @@ def to_unix(value: Any, param: str = "created", *, round_up: bool = False) -> in
     return math.ceil(seconds) if round_up else math.floor(seconds)
 
 
-def normalize_created(created: CreatedFilter | None) -> int | dict[str, int] | None:
-    """Normalise ``created`` to Unix seconds, rejecting unknown keys and empty ranges.
+def normalize_created(created: CreatedFilter | None, param: str = "created") -> int | dict[str, int] | None:
+    """Normalise ``created`` (or another range filter ``param``) to Unix seconds.
 
-    Fractional bounds are rounded so the integer bound selects the same customers
-    (``gte 10.5`` becomes ``gte 11``, ``lt 10.5`` becomes ``lt 11``, ``gt``/``lte`` round down).
+    Unknown keys and empty ranges are refused. Fractional bounds are rounded so the
+    integer bound selects the same objects (``gte 10.5`` becomes ``gte 11``, ``lt
+    10.5`` becomes ``lt 11``, ``gt``/``lte`` round down).
     """
     if created is None:
         return None
     if not isinstance(created, Mapping):
-        return to_unix(created)
+        return to_unix(created, param)
     unknown = sorted(set(map(str, created)) - set(CREATED_OPERATORS))
     if unknown:
-        raise StripeParameterError("created", f"unknown key(s) {unknown}; use {', '.join(CREATED_OPERATORS)}")
+        raise StripeParameterError(param, f"unknown key(s) {unknown}; use {', '.join(CREATED_OPERATORS)}")
     bounds = {
-        op: to_unix(created[op], f"created[{op}]", round_up=op in ("gte", "lt"))
+        op: to_unix(created[op], f"{param}[{op}]", round_up=op in ("gte", "lt"))
         for op in CREATED_OPERATORS
         if created.get(op) not in (None, "")
     }
     if not bounds:
-        raise StripeParameterError("created", "empty range: give at least one of gt, gte, lt, lte")
+        raise StripeParameterError(param, "empty range: give at least one of gt, gte, lt, lte")
     lower, upper = created_bounds(bounds)
     if lower >= upper:
-        raise StripeParameterError("created", f"empty range {bounds}: no second satisfies every bound")
+        raise StripeParameterError(param, f"empty range {bounds}: no second satisfies every bound")
     return bounds
 
 
@@ -222,28 +234,87 @@ def list_params(
     return {key: value for key, value in params.items() if value is not None and value != ""}
 
 
-def customer_list_params(
+#: The longest free-text filter Stripe takes, and the longest email.
+MAX_STRING_LENGTH = {STRING: 5000, EMAIL: 512}
+
+
+def check_filter(value: Any, param: str, kind: FilterKind) -> Any:
+    """One list filter's value, checked against its kind in the registry (see :mod:`.resources`)."""
+    if isinstance(kind, tuple):
+        if value not in kind:
+            raise StripeParameterError(param, f"must be one of {', '.join(kind)}, got {value!r}")
+        return value
+    if kind == ID:
+        return check_id(value, param)
+    if kind == BOOLEAN:
+        return check_bool(value, param)
+    if kind == INTEGER:
+        return check_int(value, param, minimum=0)
+    if kind == RANGE:
+        return normalize_created(value, param)
+    if kind == ARRAY:
+        values = [value] if isinstance(value, str) else value
+        if not isinstance(values, (list, tuple)) or not values:
+            raise StripeParameterError(param, f"must be a list of strings, got {value!r}")
+        return [check_filter(item, param, STRING) for item in values]
+    longest = MAX_STRING_LENGTH[kind]
+    if not isinstance(value, str) or not value or len(value) > longest:
+        shown = repr(value) if len(repr(value)) < 80 else f"{repr(value)[:60]}… ({len(value)} characters)"
+        raise StripeParameterError(
+            param, f"must be a non-empty string of at most {longest} characters, got {shown}"
+        )
+    return value
+
+
+def object_list_params(
+    resource: Resource,
     *,
     limit: int | None = None,
     starting_after: str | None = None,
     ending_before: str | None = None,
-    email: str | None = None,
     created: CreatedFilter | None = None,
-    test_clock: str | None = None,
     expand: str | Iterable[str] | None = None,
+    filters: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Validate the customers-list filters and return them as Stripe request parameters."""
-    if email is not None and (not isinstance(email, str) or len(email) > 512):
-        raise StripeParameterError("email", "must be a string of at most 512 characters")
+    """Validate a list request of ``resource`` against its registry row; return Stripe's parameters.
+
+    A filter the resource does not take, or a value of the wrong kind, fails here,
+    before any request. The row's ``list_defaults`` fill filters not given.
+    """
+    if filters is not None and not isinstance(filters, Mapping):
+        raise StripeParameterError("filters", f"must be a mapping of filter names to values, got {filters!r}")
+    if created is not None and created != "" and not resource.created:
+        raise StripeParameterError("created", f"the {resource.path} list cannot be filtered by created")
+    checked: dict[str, Any] = {}
+    for name, value in (filters or {}).items():
+        if name not in resource.filters:
+            known = ", ".join(sorted(resource.filters)) or "none besides created"
+            raise StripeParameterError(
+                "filters", f"the {resource.path} list takes no filter {name!r}; its filters: {known}"
+            )
+        if value is not None and value != "":
+            checked[name] = check_filter(value, name, resource.filters[name])
     return list_params(
         limit=limit,
         starting_after=starting_after,
         ending_before=ending_before,
-        created=created,
+        created=created if resource.created else None,
         expand=expand,
-        email=email,
-        test_clock=check_id(test_clock, "test_clock") if test_clock else None,
+        **{**resource.list_defaults, **checked},
     )
+
+
+#: The longest search query accepted here (Stripe's own queries are short).
+MAX_QUERY_LENGTH = 10_000
+
+
+def check_search_query(query: Any) -> str:
+    """A query in Stripe's search language: a non-empty string without control characters."""
+    if not isinstance(query, str) or not query.strip():
+        raise StripeParameterError("query", f"must be a non-empty search query, got {query!r}")
+    if len(query) > MAX_QUERY_LENGTH or re.search(r"[\x00-\x1f\x7f]", query):
+        raise StripeParameterError("query", "is too long or holds control characters")
+    return query
 
 
 def event_list_params(

@@ -289,8 +289,10 @@ def test_bad_windows_fail_before_any_request(stripe_conn: FakeStripe, kwargs, pa
 
 
 def test_unknown_resource_fails_before_any_request(stripe_conn: FakeStripe):
-    with pytest.raises(StripeParameterError, match="unknown Stripe resource 'invoicez'; known: customers"):
+    with pytest.raises(StripeParameterError, match="unknown Stripe resource 'invoicez'; known: accounts, "):
         StripeHook().iter_changes("invoicez", created={"gte": time.time() - 60})
+    with pytest.raises(StripeParameterError, match="'charges' has no change capture yet"):
+        StripeHook().iter_changes("charges", created={"gte": time.time() - 60})
     assert stripe_conn.requests == []
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from airflow_provider_stripe.client import base_url_from, encode_params, object_path
 from airflow_provider_stripe.exceptions import StripeConfigurationError, StripeParameterError
-from airflow_provider_stripe.params import created_bounds, customer_list_params, normalize_created, to_unix
+from airflow_provider_stripe.params import created_bounds, normalize_created, object_list_params, to_unix
+from airflow_provider_stripe.resources import get_resource
 
 
 @pytest.mark.parametrize(
@@ -55,13 +56,18 @@ def test_bad_created(created, fragment):
         normalize_created(created)
 
 
-def test_customer_list_params_drops_unset_and_keeps_set():
-    assert customer_list_params() == {}
-    assert customer_list_params(limit="5", email="a@b.c", expand="data.x") == {
-        "limit": 5,
-        "email": "a@b.c",
-        "expand": ["data.x"],
-    }
+def test_object_list_params_drops_unset_and_keeps_set():
+    customers = get_resource("customers")
+    assert object_list_params(customers) == {}
+    assert object_list_params(
+        customers, limit="5", expand="data.x", filters={"email": "a@b.c", "test_clock": None}
+    ) == {"limit": 5, "email": "a@b.c", "expand": ["data.x"]}
+
+
+def test_object_list_params_adds_defaults_that_would_hide_data_unless_given():
+    subscriptions = get_resource("subscriptions")
+    assert object_list_params(subscriptions)["status"] == "all"
+    assert object_list_params(subscriptions, filters={"status": "active"})["status"] == "active"
 
 
 def test_encode_params_uses_stripes_brackets():
