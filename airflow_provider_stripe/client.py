@@ -30,7 +30,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import requests
 import urllib3
@@ -76,6 +76,10 @@ INITIAL_BACKOFF = 0.5
 MAX_BACKOFF = 20.0
 PROGRESS_LOG_INTERVAL = 10.0
 MAX_PARALLELISM = 32
+#: Stripe's own limit for search requests (they count toward the overall budget too).
+SEARCH_MAX_REQUESTS_PER_SECOND = 20.0
+#: An embedded list longer than this is refused rather than held in memory.
+MAX_EMBEDDED_ITEMS = 100_000
 #: When a parallel worker steals work, the owner keeps at most this many pages below its cursor.
 STEAL_CHUNK_PAGES = 10
 
@@ -96,6 +100,10 @@ _KEY_ALPHABET = re.compile(r"[A-Za-z0-9_]+")
 _ACCOUNT_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
 _API_VERSION = re.compile(r"[0-9A-Za-z._-]{1,64}")
 #: Characters no API base URL may hold: HTTP stacks and URL parsers disagree about them.
+#: An embedded list's ``url``: a path under /v1/ (never a host, a query or a dot segment).
+_EMBEDDED_URL = re.compile(r"/v1/[A-Za-z0-9_.~%-]+(/[A-Za-z0-9_.~%-]+)*")
+#: A query parameter an embedded list's ``url`` may carry (``subscription=sub_…``).
+_EMBEDDED_QUERY_NAME = re.compile(r"[A-Za-z0-9_]+")
 _URL_FORBIDDEN = re.compile(r"[\s\\\x00-\x1f\x7f-\uffff]")
 #: Failures before anything is sent: a header value or URL requests refuses. No retry can fix them.
 _UNSENDABLE = (
@@ -284,6 +292,20 @@ def _malformed(body: Any, expect: str | None, params: Mapping[str, Any]) -> str 
         return f"the page holds {len(data)} records, more than the limit of {limit} asked for"
     if expect == "created_list":
         return _misordered(data, params.get("created"))
+    if expect == "search":
+        return _bad_next_page(body, params)
+    return None
+
+
+def _bad_next_page(body: dict[str, Any], params: Mapping[str, Any]) -> str | None:
+    """What is wrong with a search result's ``next_page`` cursor, or None."""
+    next_page = body.get("next_page")
+    if next_page is not None and (not isinstance(next_page, str) or not next_page):
+        return "its next_page is neither a string nor null"
+    if body["has_more"] and next_page is None:
+        return "it says has_more: true without a next_page"
+    if body["has_more"] and next_page == params.get("page"):
+        return "its next_page repeats the page it was asked for, so the search would never end"
     return None
 
 
@@ -300,6 +322,35 @@ def _misordered(data: list[dict[str, Any]], created: Any) -> str | None:
             return f"record {position} is newer than the one before it: the page is not newest first"
         previous = stamp
     return None
+
+
+def embedded_list_request(url: Any) -> tuple[str, dict[str, str]] | None:
+    """The path (under ``/v1/``) and query of an embedded list's ``url``, or None if it is unusable.
+
+    Only a path on the same API is followed: a host, a scheme, a fragment, a dot
+    segment or a query naming a cursor or ``limit`` (ours to set) is refused, so an
+    answer cannot send the key elsewhere or steer the paging.
+    """
+    if not isinstance(url, str) or len(url) > 2048:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc or parts.fragment or not _EMBEDDED_URL.fullmatch(parts.path):
+        return None
+    if any(unquote(segment) in (".", "..") for segment in parts.path.split("/")):
+        return None
+    try:
+        query = parse_qsl(parts.query, strict_parsing=bool(parts.query), max_num_fields=10)
+    except ValueError:
+        return None
+    reserved = ("limit", "starting_after", "ending_before", "page", "expand")
+    if any(not _EMBEDDED_QUERY_NAME.fullmatch(name) or name in reserved for name, _ in query):
+        return None
+    return parts.path.removeprefix("/v1/"), dict(query)
+
+
+def _is_cut_list(value: Any) -> bool:
+    """An embedded Stripe list that says more items exist than it holds."""
+    return isinstance(value, dict) and value.get("object") == "list" and value.get("has_more") is True
 
 
 class _Cancelled(Exception):
@@ -548,6 +599,7 @@ class StripeClient:
         self.timeout = check_number(timeout, "timeout", allow_zero=False)
         self.stats = ClientStats()
         self._pacer = RequestPacer(max_requests_per_second)
+        self._search_pacer = RequestPacer(SEARCH_MAX_REQUESTS_PER_SECOND)
         self._session = requests.Session()
         # Read proxy and CA settings from the environment once, not on every request (requests
         # rescans os.environ per call), and never let a ~/.netrc entry replace the key. A loopback
@@ -615,7 +667,8 @@ class StripeClient:
 
         ``expect`` checks the body's shape: ``"object"`` (an object with an ``id``),
         ``"list"`` (a list page no longer than its ``limit``) or ``"created_list"``
-        (a list page whose records have an integer ``created``). A body of another
+        (a list page whose records have an integer ``created``) or ``"search"`` (a
+        search result page, paced also by Stripe's search limit). A body of another
         shape raises :class:`StripeResponseError`. ``timeout`` (seconds) may only
         shorten the client's; ``retry=False`` makes one attempt (a connection test).
         """
@@ -634,6 +687,8 @@ class StripeClient:
         timeout: float,
     ) -> dict[str, Any]:
         self._pacer.wait()
+        if expect == "search":
+            self._search_pacer.wait()
         self.stats.add(requests=1)
         url = f"{self.base_url}/v1/{path}"
         with _WATCHDOG.watch(timeout) as watch:
@@ -775,17 +830,26 @@ class StripeClient:
         page_size: int = MAX_PAGE_SIZE,
         max_records: int | None = None,
         parallelism: int = 1,
+        complete_lists: bool = True,
     ) -> ListIterator:
         """Every object of a list endpoint, lazily; see :class:`ListIterator`.
 
         ``parallelism`` > 1 fetches ``created`` windows concurrently; see
-        :class:`ParallelListIterator`.
+        :class:`ParallelListIterator`. ``complete_lists`` pages each record's
+        embedded lists to their end (see :meth:`complete_lists`).
         """
         page_size = check_int(page_size, "page_size", minimum=1, maximum=MAX_PAGE_SIZE)
         max_records = check_optional_int(max_records, "max_records", minimum=1)
         parallelism = check_int(parallelism, "parallelism", minimum=1, maximum=MAX_PARALLELISM)
         if parallelism == 1:
-            return ListIterator(self, collection, params, page_size=page_size, max_records=max_records)
+            return ListIterator(
+                self,
+                collection,
+                params,
+                page_size=page_size,
+                max_records=max_records,
+                complete_lists=complete_lists,
+            )
         for name in ("starting_after", "ending_before"):
             if params.get(name):
                 raise StripeParameterError(
@@ -795,7 +859,34 @@ class StripeClient:
             raise StripeParameterError(
                 "parallelism", "exports every matching object and cannot be combined with max_records"
             )
-        return ParallelListIterator(self, collection, params, page_size=page_size, parallelism=parallelism)
+        return ParallelListIterator(
+            self,
+            collection,
+            params,
+            page_size=page_size,
+            parallelism=parallelism,
+            complete_lists=complete_lists,
+        )
+
+    def search(
+        self,
+        collection: str,
+        params: Mapping[str, Any],
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+        max_records: int | None = None,
+        complete_lists: bool = True,
+    ) -> ListIterator:
+        """Every result of ``GET /v1/<collection>/search`` (``params`` holds ``query``), lazily, paced
+        also by Stripe's search limit; see :class:`SearchIterator`."""
+        return SearchIterator(
+            self,
+            f"{collection}/search",
+            params,
+            page_size=check_int(page_size, "page_size", minimum=1, maximum=MAX_PAGE_SIZE),
+            max_records=check_optional_int(max_records, "max_records", minimum=1),
+            complete_lists=complete_lists,
+        )
 
     def iterate_each(
         self,
@@ -869,6 +960,47 @@ class StripeClient:
             _WATCHDOG.poke()
             pool.shutdown(wait=False, cancel_futures=True)
 
+    def complete_lists(self, records: Iterable[dict[str, Any]]) -> None:
+        """Page every embedded list cut short (``has_more``: an invoice's ``lines`` …) to its end, in place.
+
+        Each top-level field that is a Stripe list with ``has_more: true`` is paged
+        from its own ``url`` and replaced by the whole list (``has_more: false``), so
+        no record is written with a list silently cut at 10 items.
+        """
+        for record in records:
+            for name, value in list(record.items()):
+                if _is_cut_list(value):
+                    record[name] = self._complete_list(record, name, value)
+
+    def _complete_list(self, record: dict[str, Any], name: str, embedded: dict[str, Any]) -> dict[str, Any]:
+        where = f"{record.get('object')} {record.get('id')!r}: its {name} list"
+        request = embedded_list_request(embedded.get("url"))
+        data = embedded.get("data")
+        if request is None:
+            raise StripeResponseError(f"Stripe answered {where} with an unusable url {embedded.get('url')!r}")
+        if not isinstance(data, list) or not data or not all(isinstance(item, dict) for item in data):
+            raise StripeResponseError(f"Stripe answered {where} that has more items but no data to page from")
+        path, query = request
+        items = list(data)
+        seen = {item.get("id") for item in items}
+        while True:
+            cursor = items[-1].get("id")
+            if not isinstance(cursor, str) or not cursor:
+                raise StripeResponseError(f"Stripe answered {where} with an item without an id")
+            params = {**query, "limit": MAX_PAGE_SIZE, "starting_after": cursor}
+            page = self.request(path, params, expect="list")
+            for item in page["data"]:
+                if item["id"] in seen:
+                    raise StripeResponseError(
+                        f"GET /v1/{path} repeated the item {item['id']!r} of {where}: it would never end"
+                    )
+                seen.add(item["id"])
+            items.extend(page["data"])
+            if len(items) > MAX_EMBEDDED_ITEMS:
+                raise StripeResponseError(f"{where} has more than {MAX_EMBEDDED_ITEMS} items")
+            if not page["has_more"]:
+                return {**embedded, "data": items, "has_more": False}
+
 
 class ClientUsage:
     """What a client has sent since this object was made: for the progress of one listing."""
@@ -903,8 +1035,12 @@ class ListIterator(ClientUsage, Iterator[dict[str, Any]]):
     reversed, i.e. oldest to newest, as stripe-python's auto-pagination does.
     After iteration, ``has_more`` says whether ``max_records`` cut the list short
     while more objects matched; ``pages`` and ``records`` count what was fetched.
-    ``close()`` (or leaving a ``with`` block) stops it early.
+    ``close()`` (or leaving a ``with`` block) stops it early. ``complete_lists``
+    pages each record's embedded lists to their end before it is handed out.
     """
+
+    #: The shape every page must have (see :meth:`StripeClient.request`).
+    expect = "list"
 
     def __init__(
         self,
@@ -914,12 +1050,14 @@ class ListIterator(ClientUsage, Iterator[dict[str, Any]]):
         *,
         page_size: int,
         max_records: int | None = None,
+        complete_lists: bool = False,
     ) -> None:
         super().__init__(client)
         self.collection = collection
         self.params = dict(params)
         self.page_size = page_size
         self.max_records = max_records
+        self.complete_lists = complete_lists
         self.has_more = False
         self.pages = 0
         self.records = 0
@@ -965,16 +1103,17 @@ class ListIterator(ClientUsage, Iterator[dict[str, Any]]):
     def _generate(self) -> Generator[dict[str, Any], None, None]:
         params = self.params
         backwards = bool(params.get("ending_before")) and not params.get("starting_after")
-        cursor_param = "ending_before" if backwards else "starting_after"
         remaining = self.max_records
         boundary: Any = None  # created of the record the next page must not be newer (older) than
         while True:
             # remaining is never below 1 here: a page is never longer than the limit asked for.
             params["limit"] = self.page_size if remaining is None else min(self.page_size, remaining)
-            page = self.client.request(self.collection, params, expect="list")
+            page = self.client.request(self.collection, params, expect=self.expect)
             data: list[dict[str, Any]] = page["data"]
             if data:
                 boundary = self._check_sequence(data, boundary, backwards)
+            if self.complete_lists:
+                self.client.complete_lists(data)
             self._count_page(len(data))
             if remaining is not None:
                 remaining -= len(data)
@@ -984,7 +1123,15 @@ class ListIterator(ClientUsage, Iterator[dict[str, Any]]):
             if remaining == 0:
                 self.has_more = True
                 return
-            params[cursor_param] = data[0]["id"] if backwards else data[-1]["id"]
+            self._turn_page(params, page, backwards)
+
+    def _turn_page(self, params: dict[str, Any], page: dict[str, Any], backwards: bool) -> None:
+        """Point ``params`` at the page after ``page``."""
+        data = page["data"]
+        if backwards:
+            params["ending_before"] = data[0]["id"]
+        else:
+            params["starting_after"] = data[-1]["id"]
 
     def _check_sequence(self, data: list[dict[str, Any]], boundary: Any, backwards: bool) -> Any:
         """Refuse a page that goes back in ``created`` order (a server cycling through pages).
@@ -1001,6 +1148,22 @@ class ListIterator(ClientUsage, Iterator[dict[str, Any]]):
                 f"page {self.pages}: the list would never end"
             )
         return first if backwards else last
+
+
+class SearchIterator(ListIterator):
+    """Results of a Stripe search (``/v1/<collection>/search``), page by page with ``next_page``.
+
+    Search pages carry an opaque ``page`` cursor instead of object ids, and its
+    results are in Stripe's relevance order, not ``created`` order.
+    """
+
+    expect = "search"
+
+    def _check_sequence(self, data: list[dict[str, Any]], boundary: Any, backwards: bool) -> Any:
+        return None
+
+    def _turn_page(self, params: dict[str, Any], page: dict[str, Any], backwards: bool) -> None:
+        params["page"] = page["next_page"]
 
 
 class ListChain(ListIterator):
@@ -1084,10 +1247,12 @@ class _Crew:
         *,
         page_size: int,
         parallelism: int,
+        complete_lists: bool,
     ) -> None:
         self.client = client
         self.collection = collection
         self.page_size = page_size
+        self.complete_lists = complete_lists
         lower, upper = created_bounds(params.pop("created", None))
         self.params = params
         self.windows = [_Window(lower, None if upper >= NO_UPPER_BOUND else upper)]
@@ -1174,6 +1339,8 @@ class _Crew:
                     for other in self.windows:
                         if not other.fetched and other.hi is not None and other.hi <= window.lo:
                             other.density = None
+            if self.complete_lists:
+                self.client.complete_lists(keep)
             self._put(keep)
             if done:
                 return
@@ -1230,10 +1397,18 @@ class ParallelListIterator(ListIterator):
         *,
         page_size: int,
         parallelism: int,
+        complete_lists: bool = False,
     ) -> None:
-        super().__init__(client, collection, params, page_size=page_size)
+        super().__init__(client, collection, params, page_size=page_size, complete_lists=complete_lists)
         self.parallelism = parallelism
-        self._crew = _Crew(client, collection, self.params, page_size=page_size, parallelism=parallelism)
+        self._crew = _Crew(
+            client,
+            collection,
+            self.params,
+            page_size=page_size,
+            parallelism=parallelism,
+            complete_lists=complete_lists,
+        )
         self._page: list[dict[str, Any]] = []
         self._position = 0
         self._running = parallelism

@@ -34,14 +34,16 @@ from airflow_provider_stripe.params import (
     check_event_window,
     check_int,
     check_number,
+    check_search_query,
     created_bounds,
-    customer_list_params,
     event_list_params,
     event_type_filters,
+    list_params,
     normalize_created,
     normalize_expand,
+    object_list_params,
 )
-from airflow_provider_stripe.resources import get_resource
+from airflow_provider_stripe.resources import RESOURCES, get_resource
 
 CUSTOMERS = "customers"
 EVENTS = "events"
@@ -172,10 +174,144 @@ class StripeHook(BaseHook):
         """Return the cached :class:`~airflow_provider_stripe.client.StripeClient`."""
         return self.client
 
+    def get_object(
+        self,
+        resource: str,
+        object_id: str,
+        *,
+        expand: str | Iterable[str] | None = None,
+        complete_lists: bool = True,
+    ) -> dict[str, Any]:
+        """Retrieve one object of a registered ``resource`` (``"invoices"``, ``"checkout/sessions"`` …).
+
+        Embedded lists cut short (an invoice's ``lines`` beyond 10) are paged to
+        their end unless ``complete_lists`` is False.
+        """
+        spec = get_resource(resource)
+        complete = check_bool(complete_lists, "complete_lists")
+        params = list_params(expand=expand)
+        record = self.client.retrieve(spec.path, object_id, params, id_param=spec.id_param)
+        if complete:
+            self.client.complete_lists([record])
+        return record
+
+    def list_objects(
+        self,
+        resource: str,
+        *,
+        limit: int | None = None,
+        starting_after: str | None = None,
+        ending_before: str | None = None,
+        created: CreatedFilter | None = None,
+        expand: str | Iterable[str] | None = None,
+        complete_lists: bool = True,
+        **filters: Any,
+    ) -> dict[str, Any]:
+        """One page of a ``resource``'s list: Stripe's list object (``data``, ``has_more``, ``url`` …).
+
+        ``filters`` are the list's own (``customer=``, ``status=`` …; see the
+        registry in :mod:`airflow_provider_stripe.resources`): one it does not
+        take fails before any request.
+        """
+        spec = get_resource(resource)
+        complete = check_bool(complete_lists, "complete_lists")
+        params = object_list_params(
+            spec,
+            limit=limit,
+            starting_after=starting_after,
+            ending_before=ending_before,
+            created=created,
+            expand=expand,
+            filters=filters,
+        )
+        page = self.client.request(spec.path, params, expect="list")
+        if complete:
+            self.client.complete_lists(page["data"])
+        return page
+
+    def iter_objects(
+        self,
+        resource: str,
+        *,
+        created: CreatedFilter | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        max_records: int | None = None,
+        parallelism: int = 1,
+        starting_after: str | None = None,
+        ending_before: str | None = None,
+        expand: str | Iterable[str] | None = None,
+        complete_lists: bool = True,
+        **filters: Any,
+    ) -> ListIterator:
+        """Every matching object of a ``resource``, lazily, page by page (memory: one page).
+
+        Validates everything before the first request (``filters`` as in
+        :meth:`list_objects`). With ``ending_before`` alone it pages towards the
+        newest. ``parallelism`` > 1 splits the ``created`` range over that many
+        workers sharing the hook's pacing (only for lists that take ``created``; no
+        cursors or ``max_records`` then; order is per page, see
+        :class:`~airflow_provider_stripe.client.ParallelListIterator`). Embedded
+        lists are completed unless ``complete_lists`` is False. The iterator's
+        ``has_more``, ``pages`` and ``records`` describe the run once it is exhausted.
+        """
+        spec = get_resource(resource)
+        complete = check_bool(complete_lists, "complete_lists")
+        params = object_list_params(
+            spec,
+            starting_after=starting_after,
+            ending_before=ending_before,
+            created=created,
+            expand=expand,
+            filters=filters,
+        )
+        if not spec.created and check_int(parallelism, "parallelism", minimum=1) > 1:
+            raise StripeParameterError(
+                "parallelism", f"splits created windows, and the {spec.path} list takes no created filter"
+            )
+        return self.client.iterate(
+            spec.path,
+            params,
+            page_size=page_size,
+            max_records=max_records,
+            parallelism=parallelism,
+            complete_lists=complete,
+        )
+
+    def search(
+        self,
+        resource: str,
+        query: str,
+        *,
+        max_records: int | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        expand: str | Iterable[str] | None = None,
+        complete_lists: bool = True,
+    ) -> ListIterator:
+        """Every object of a ``resource`` matching ``query`` in Stripe's search language, lazily.
+
+        ``query`` is e.g. ``"status:'paid' AND metadata['order']:'6735'"``. Only
+        customers, charges, invoices, payment intents, prices, products and
+        subscriptions can be searched. Search is paced by Stripe's own limit of 20
+        requests per second as well; its index lags writes by about a minute, and it
+        is not available in every region (India): for complete exports use
+        :meth:`iter_objects`.
+        """
+        spec = get_resource(resource)
+        if not spec.searchable:
+            searchable = ", ".join(sorted(name for name, row in RESOURCES.items() if row.searchable))
+            raise StripeParameterError("resource", f"{spec.path} cannot be searched; these can: {searchable}")
+        params = {"query": check_search_query(query), **list_params(expand=expand)}
+        return self.client.search(
+            spec.path,
+            params,
+            page_size=page_size,
+            max_records=max_records,
+            complete_lists=check_bool(complete_lists, "complete_lists"),
+        )
+
     def get_customer(self, customer_id: str, *, expand: str | Iterable[str] | None = None) -> dict[str, Any]:
         """Retrieve one customer (a deleted one comes back as ``{"id", "object", "deleted": true}``)."""
-        params = customer_list_params(expand=expand)
-        return self.client.retrieve(CUSTOMERS, customer_id, params, id_param="customer_id")
+        return self.get_object(CUSTOMERS, customer_id, expand=expand)
 
     def list_customers(
         self,
@@ -189,16 +325,16 @@ class StripeHook(BaseHook):
         expand: str | Iterable[str] | None = None,
     ) -> dict[str, Any]:
         """One page of customers: Stripe's list object (``object``, ``data``, ``has_more``, ``url``)."""
-        params = customer_list_params(
+        return self.list_objects(
+            CUSTOMERS,
             limit=limit,
             starting_after=starting_after,
             ending_before=ending_before,
-            email=email,
             created=created,
-            test_clock=test_clock,
             expand=expand,
+            email=email,
+            test_clock=test_clock,
         )
-        return self.client.request(CUSTOMERS, params, expect="list")
 
     def iter_customers(
         self,
@@ -213,25 +349,18 @@ class StripeHook(BaseHook):
         expand: str | Iterable[str] | None = None,
         parallelism: int = 1,
     ) -> ListIterator:
-        """Every matching customer, lazily, page by page (memory: one page).
-
-        Validates everything before the first request. With ``ending_before``
-        alone it pages towards the newest. The returned iterator's ``has_more``,
-        ``pages`` and ``records`` describe the run once it is exhausted.
-        ``parallelism`` > 1 splits the ``created`` range over that many workers
-        sharing the hook's pacing (no cursors or ``max_records`` then; order is
-        per page, see :class:`~airflow_provider_stripe.client.ParallelListIterator`).
-        """
-        params = customer_list_params(
+        """Every matching customer, lazily; :meth:`iter_objects` for ``"customers"``."""
+        return self.iter_objects(
+            CUSTOMERS,
+            page_size=page_size,
+            max_records=max_records,
             starting_after=starting_after,
             ending_before=ending_before,
-            email=email,
             created=created,
-            test_clock=test_clock,
             expand=expand,
-        )
-        return self.client.iterate(
-            CUSTOMERS, params, page_size=page_size, max_records=max_records, parallelism=parallelism
+            parallelism=parallelism,
+            email=email,
+            test_clock=test_clock,
         )
 
     def iter_events(
