@@ -38,7 +38,10 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": _INTEGRATION,
-                "python-modules": ["airflow_provider_stripe.operators.customers"],
+                "python-modules": [
+                    "airflow_provider_stripe.operators.objects",
+                    "airflow_provider_stripe.operators.customers",
+                ],
             }
         ],
         "extra-links": [

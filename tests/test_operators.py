@@ -296,8 +296,12 @@ StripeListCustomersOperator.partial(task_id="per_account").expand(stripe_account
     assert dag_run.state == "success"
     results = task_results(dag_run)
     assert [results[f"get[{i}]"][1] for i in range(4)] == customers[:4]
-    assert results["per_account[0]"][1]["data"] == a
-    assert results["per_account[1]"][1]["data"] == b
+    # Each record, and the result, says which connected account it came from.
+    for index, (account, expected) in enumerate((("acct_A", a), ("acct_B", b))):
+        result = results[f"per_account[{index}]"][1]
+        assert result["stripe_account"] == account
+        assert result["data"] == [{**customer, "_stripe_account": account} for customer in expected]
+    assert all("_stripe_account" not in record for record in results["listed"][1]["data"])
     accounts = {r["headers"].get("Stripe-Account") for r in stripe_env.requests}
     assert accounts == {None, "acct_A", "acct_B"}
 

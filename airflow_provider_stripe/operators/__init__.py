@@ -1,4 +1,4 @@
-"""Operators of the Stripe provider."""
+"""Operators of the Stripe provider: generic ones for any registered object, and customers ones."""
 
 from __future__ import annotations
 
@@ -7,5 +7,17 @@ from airflow_provider_stripe.operators.customers import (
     StripeGetCustomerOperator,
     StripeListCustomersOperator,
 )
+from airflow_provider_stripe.operators.objects import (
+    StripeGetOperator,
+    StripeListOperator,
+    StripeSearchOperator,
+)
 
-__all__ = ["StripeCustomerChangesOperator", "StripeGetCustomerOperator", "StripeListCustomersOperator"]
+__all__ = [
+    "StripeCustomerChangesOperator",
+    "StripeGetCustomerOperator",
+    "StripeGetOperator",
+    "StripeListCustomersOperator",
+    "StripeListOperator",
+    "StripeSearchOperator",
+]

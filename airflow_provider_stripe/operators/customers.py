@@ -1,139 +1,28 @@
-"""Operators for Stripe customers: list and changes (to XCom or object storage), and get."""
+"""Customers operators: the generic ones with typed filters, and change capture from events."""
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import BaseOperator
-
-from airflow_provider_stripe.exceptions import StripeFailError, StripeParameterError
-from airflow_provider_stripe.links import (
-    StripeCustomerLink,
-    StripeDashboardLink,
-    customer_dashboard_url,
-    dashboard_url,
-)
+from airflow_provider_stripe.exceptions import StripeParameterError
+from airflow_provider_stripe.links import StripeCustomerLink, StripeDashboardLink, dashboard_url
+from airflow_provider_stripe.operators.objects import StripeGetOperator, StripeListOperator, _StripeOperator
 from airflow_provider_stripe.params import (
     DEFAULT_CONN_ID,
     DEFAULT_SETTLE_SECONDS,
     MAX_PAGE_SIZE,
     CreatedFilter,
     check_bool,
-    check_id,
     check_int,
-    check_optional_int,
 )
+from airflow_provider_stripe.resources import get_resource
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
 
-    from airflow_provider_stripe.changes import ChangeIterator
-    from airflow_provider_stripe.client import ListIterator
-    from airflow_provider_stripe.hooks.stripe import StripeHook
-
-STRIPE_COLOR = "#635BFF"
-LIST_URL = "/v1/customers"
 EVENTS_URL = "/v1/events"
 CUSTOMERS = "customers"
-
-
-class _StripeOperator(BaseOperator):
-    """What both customer operators share: the look, and the hook they build in ``execute``."""
-
-    ui_color = STRIPE_COLOR
-    ui_fgcolor = "#FFFFFF"
-    stripe_conn_id: str
-    stripe_account: str | None
-    #: What the last run read (key mode, Connect account) and wrote, for OpenLineage.
-    _lineage_source: tuple[str, str | None] | None = None
-    _lineage_target: ObjectStoragePath | None = None
-
-    def _hook(self, **settings: Any) -> StripeHook:
-        # Imported here: DAG files import this module, and requests is a cost only tasks should pay.
-        from airflow_provider_stripe.hooks.stripe import StripeHook
-
-        hook = StripeHook(self.stripe_conn_id, stripe_account=self.stripe_account or None, **settings)
-        client = hook.get_conn()
-        self._lineage_source = (client.mode, client.stripe_account)
-        return hook
-
-    def _written(
-        self, context: Context, target: ObjectStoragePath, summary: dict[str, Any]
-    ) -> dict[str, Any]:
-        """Remember the output for lineage, and put the summary on every Asset outlet's event."""
-        from airflow.sdk import Asset
-
-        self._lineage_target = target
-        for outlet in self.outlets:
-            if isinstance(outlet, Asset):
-                context["outlet_events"][outlet].extra.update(summary)
-        return summary
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """Input: the account's customers (``stripe://<mode>/<account>``); output: the written file."""
-        from airflow.providers.common.compat.openlineage.facet import Dataset
-        from airflow.providers.openlineage.extractors import OperatorLineage
-
-        mode, account = self._lineage_source or ("unknown", None)
-        inputs = [Dataset(namespace=f"stripe://{mode}/{account or 'platform'}", name="customers")]
-        outputs = []
-        if (target := self._lineage_target) is not None:
-            bucket = f"{target.bucket}/" if target.bucket else ""
-            outputs.append(Dataset(namespace=target.namespace, name=target.path.removeprefix(bucket)))
-        return OperatorLineage(inputs=inputs, outputs=outputs)
-
-    def _deliver(
-        self,
-        context: Context,
-        records: ListIterator | ChangeIterator,
-        target: ObjectStoragePath | None,
-        *,
-        output_format: str,
-        max_xcom_records: int,
-        url: str,
-        extra: Callable[[], dict[str, Any]] = dict,
-    ) -> dict[str, Any]:
-        """Hand ``records`` downstream: a Stripe list object in XCom, or a file and its summary.
-
-        XCom takes at most ``max_xcom_records`` records (it lives in the metadata
-        database); more fail the task before anything is pushed. ``extra()`` adds
-        keys (read once the records are exhausted) to what is returned.
-        """
-        if target is None:
-            data = list(itertools.islice(records, max_xcom_records + 1))
-            if len(data) > max_xcom_records:
-                raise StripeFailError(
-                    f"More than max_xcom_records={max_xcom_records} {records.collection} match, too many "
-                    "for XCom (it lives in the metadata database). Set output_path to write them to "
-                    "object storage, narrow the request (limit, created), or raise max_xcom_records."
-                )
-            self._log_summary(records, "XCom")
-            return {"object": "list", "url": url, "has_more": records.has_more, "data": data, **extra()}
-
-        from airflow_provider_stripe.output import output_summary, write_records
-
-        written = write_records(
-            target, records, output_format=output_format, has_more=lambda: records.has_more, list_url=url
-        )
-        self._log_summary(records, str(target))
-        summary = output_summary(
-            target, records=written, output_format=output_format, has_more=records.has_more
-        )
-        return self._written(context, target, {**summary, **extra()})
-
-    def _log_summary(self, records: ListIterator | ChangeIterator, destination: str) -> None:
-        more = "; more records match beyond limit" if records.has_more else ""
-        self.log.info("Stripe to %s: %s%s", destination, records.summary(), more)
-
-    def _output(
-        self, output_path: str | ObjectStoragePath | None, output_conn_id: str | None, output_format: str
-    ) -> ObjectStoragePath | None:
-        from airflow_provider_stripe.output import check_destination, check_format, resolve_path
-
-        check_format(output_format)
-        return check_destination(resolve_path(output_path, output_conn_id)) if output_path else None
 
 
 def _email_as_filter(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -145,8 +34,11 @@ def _email_as_filter(kwargs: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-class StripeListCustomersOperator(_StripeOperator):
+class StripeListCustomersOperator(StripeListOperator):
     """List Stripe customers, newest first, into XCom or a file in object storage.
+
+    :class:`~airflow_provider_stripe.operators.objects.StripeListOperator` for
+    ``"customers"``, with the filters as typed parameters.
 
     :param stripe_conn_id: Connection of type ``stripe``.
     :param limit: At most this many customers in total (across pages); ``None`` means all.
@@ -249,61 +141,33 @@ class StripeListCustomersOperator(_StripeOperator):
             ]
         elif email is not None:
             kwargs["email"] = email  # default_args' (or a mapped task's) alert address, never a filter
-        super().__init__(**kwargs)
-        self.stripe_conn_id = stripe_conn_id
-        self.limit = limit
-        self.starting_after = starting_after
-        self.ending_before = ending_before
+        super().__init__(
+            resource=CUSTOMERS,
+            created=created,
+            limit=limit,
+            starting_after=starting_after,
+            ending_before=ending_before,
+            expand=expand,
+            stripe_conn_id=stripe_conn_id,
+            stripe_account=stripe_account,
+            page_size=page_size,
+            output_path=output_path,
+            output_conn_id=output_conn_id,
+            output_format=output_format,
+            max_xcom_records=max_xcom_records,
+            parallelism=parallelism,
+            max_requests_per_second=max_requests_per_second,
+            **kwargs,
+        )
         # Not ``self.email``: BaseOperator sends failure alerts to that address.
         self.customer_email = customer_email
-        self.created = created
         self.test_clock = test_clock
-        self.expand = expand
-        self.stripe_account = stripe_account
-        self.page_size = page_size
-        self.output_path = output_path
-        self.output_conn_id = output_conn_id
-        self.output_format = output_format
-        self.max_xcom_records = max_xcom_records
-        self.parallelism = parallelism
-        self.max_requests_per_second = max_requests_per_second
 
-    def execute(self, context: Context) -> dict[str, Any]:
-        limit = check_optional_int(self.limit, "limit", minimum=1)
-        max_xcom_records = check_int(self.max_xcom_records, "max_xcom_records", minimum=0)
-        parallel = check_int(self.parallelism, "parallelism", minimum=1) > 1
-        if parallel and limit is not None:
-            raise StripeParameterError(
-                "limit", "cannot be combined with parallelism: a parallel run exports every match"
-            )
-        target = self._output(self.output_path, self.output_conn_id, self.output_format)
-        fetch = limit
-        if target is None and not parallel:
-            # Fetch one more than XCom may hold, to tell "too many" from "exactly enough".
-            fetch = max_xcom_records + 1 if limit is None else min(limit, max_xcom_records + 1)
-        hook = self._hook(max_requests_per_second=self.max_requests_per_second)
-        with hook.iter_customers(
-            page_size=self.page_size,
-            max_records=fetch,
-            starting_after=self.starting_after or None,
-            ending_before=self.ending_before or None,
-            email=self.customer_email or None,
-            created=self.created,
-            test_clock=self.test_clock or None,
-            expand=self.expand or None,
-            parallelism=self.parallelism,
-        ) as customers:
-            return self._deliver(
-                context,
-                customers,
-                target,
-                output_format=self.output_format,
-                max_xcom_records=max_xcom_records,
-                url=LIST_URL,
-            )
+    def _list_filters(self) -> dict[str, Any]:
+        return {"email": self.customer_email or None, "test_clock": self.test_clock or None}
 
 
-class StripeGetCustomerOperator(_StripeOperator):
+class StripeGetCustomerOperator(StripeGetOperator):
     """Retrieve one Stripe customer into XCom or a JSON file in object storage.
 
     :param stripe_conn_id: Connection of type ``stripe``.
@@ -339,35 +203,21 @@ class StripeGetCustomerOperator(_StripeOperator):
         fail_on_deleted: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.customer_id = customer_id
-        self.stripe_conn_id = stripe_conn_id
-        self.expand = expand
-        self.stripe_account = stripe_account
-        self.output_path = output_path
-        self.output_conn_id = output_conn_id
-        self.fail_on_deleted = fail_on_deleted
-
-    def execute(self, context: Context) -> dict[str, Any]:
-        customer_id = check_id(self.customer_id, "customer_id")
-        target = self._output(self.output_path, self.output_conn_id, "json")
-        customer = self._hook().get_customer(customer_id, expand=self.expand or None)
-        mode, account = self._lineage_source or ("unknown", None)
-        self.stripe_dashboard_url = customer_dashboard_url(customer_id, mode=mode, stripe_account=account)
-        if customer.get("deleted"):
-            if self.fail_on_deleted:
-                raise StripeFailError(f"Stripe customer {customer_id!r} is deleted (fail_on_deleted=True).")
-            self.log.warning("Stripe customer %s is deleted; returning Stripe's deleted object.", customer_id)
-        if target is None:
-            return customer
-
-        from airflow_provider_stripe.output import output_summary, write_object
-
-        write_object(target, customer)
-        self.log.info("Wrote Stripe customer %s to %s", customer_id, target)
-        return self._written(
-            context, target, output_summary(target, records=1, output_format="json", has_more=False)
+        super().__init__(
+            resource=CUSTOMERS,
+            object_id=customer_id,
+            stripe_conn_id=stripe_conn_id,
+            expand=expand,
+            stripe_account=stripe_account,
+            output_path=output_path,
+            output_conn_id=output_conn_id,
+            fail_on_deleted=fail_on_deleted,
+            **kwargs,
         )
+        self.customer_id = customer_id
+
+    def _object_id(self) -> Any:
+        return self.customer_id
 
 
 class StripeCustomerChangesOperator(_StripeOperator):
@@ -462,7 +312,7 @@ class StripeCustomerChangesOperator(_StripeOperator):
         max_xcom_records = check_int(self.max_xcom_records, "max_xcom_records", minimum=0)
         refetch = check_bool(self.refetch, "refetch")
         target = self._output(self.output_path, self.output_conn_id, self.output_format)
-        hook = self._hook(max_requests_per_second=self.max_requests_per_second)
+        hook = self._hook(get_resource(CUSTOMERS), max_requests_per_second=self.max_requests_per_second)
         mode, account = self._lineage_source or ("unknown", None)
         self.stripe_dashboard_url = dashboard_url("events", mode=mode, stripe_account=account)
         with hook.iter_changes(
