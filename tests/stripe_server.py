@@ -13,7 +13,21 @@ Stripe's error bodies with a ``Request-Id`` header, bearer and basic auth,
 or drawn at random (429 with or without ``Retry-After``/``Stripe-Should-Retry``,
 5xx, dropped connections, latency), and every request is logged for assertions.
 
-Run it by hand: ``python tests/stripe_server.py --customers 5000 --port 12111``.
+Every other object type of ``tests/data/stripe-openapi-objects.json`` (an extract of
+Stripe's OpenAPI spec with its example objects: invoices, subscriptions, charges,
+checkout sessions, prices, products, payouts, accounts …) is served the same way from
+the spec: ``GET /v1/<path>`` (newest first, the same cursors, limit and ``created``
+rules, exactly the spec's filters for that path, subscriptions hiding canceled ones
+unless ``status`` asks), ``GET /v1/<path>/<id>`` (``expand[]``), embedded lists as
+Stripe embeds them (the first 10 items and ``has_more``; the rest paged at
+``/v1/<path>/<id>/<prop>``, a subscription's items at
+``/v1/subscription_items?subscription=…``; ``line_items`` and the like only when
+expanded) and, where Stripe has it, ``GET /v1/<path>/search`` (customers too) with a
+subset of Stripe's search query language. ``seed_objects`` fills them (copies of the
+example objects), ``objects_now`` reads them back, and ``connect_account`` adds a
+connected account: its own store and its entry in ``GET /v1/accounts``.
+
+Run it by hand: ``python tests/stripe_server.py --customers 5000 --objects invoices=2000 --port 12111``.
 """
 
 from __future__ import annotations
@@ -25,15 +39,22 @@ import collections
 import contextlib
 import copy
 import fnmatch
+import functools
+import gc
+import hashlib
+import itertools
 import json
+import marshal
 import random
+import re
 import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -127,6 +148,432 @@ def make_customer(
     return customer
 
 
+#: Every object type the server serves besides customers and events: an extract of Stripe's
+#: OpenAPI spec (list parameters, retrieve and search paths, embedded lists, expandable fields)
+#: with Stripe's example object of each, by list path.
+OBJECTS_FILE = Path(__file__).parent / "data" / "stripe-openapi-objects.json"
+#: How many items of an embedded list a response carries (the rest: the list's own URL).
+EMBEDDED_PAGE = 10
+#: Stripe's cap on the clauses of one search query.
+MAX_SEARCH_CLAUSES = 10
+#: The item of an embedded list whose fixture has none: (object, id prefix, field naming the parent).
+MINIMAL_ITEMS: dict[tuple[str, str], tuple[str, str, str | None]] = {
+    ("accounts", "external_accounts"): ("bank_account", "ba_", "account"),
+    ("application_fees", "refunds"): ("fee_refund", "fr_", "fee"),
+    ("charges", "refunds"): ("refund", "re_", "charge"),
+    ("checkout/sessions", "line_items"): ("item", "li_", None),
+    ("credit_notes", "lines"): ("credit_note_line_item", "cnli_", None),
+    ("invoices", "lines"): ("line_item", "il_", None),
+    ("payment_links", "line_items"): ("item", "li_", None),
+    ("quotes", "line_items"): ("item", "li_", None),
+    ("subscriptions", "items"): ("subscription_item", "si_", "subscription"),
+    ("transfers", "reversals"): ("transfer_reversal", "trr_", "transfer"),
+}
+
+
+def _price_ids(subscription: dict[str, Any]) -> list[str]:
+    items = (subscription.get("items") or {}).get("data") or []
+    prices = [item.get("price") for item in items]
+    return [price["id"] if isinstance(price, dict) else price for price in prices if price]
+
+
+#: List filters that are not the top-level field of the same name: what Stripe matches them with.
+DERIVED_FILTERS: dict[tuple[str, str], Callable[[dict[str, Any]], Any]] = {
+    ("invoiceitems", "pending"): lambda o: o.get("invoice") is None,
+    ("setup_intents", "attach_to_self"): lambda o: bool(o.get("attach_to_self")),
+    ("shipping_rates", "currency"): lambda o: (o.get("fixed_amount") or {}).get("currency"),
+    ("subscription_schedules", "scheduled"): lambda o: o.get("status") == "not_started",
+    ("subscriptions", "price"): _price_ids,
+}
+#: Array filters (``ids[]=…``) and the field their values match.
+ARRAY_FILTERS = {"ids": "id", "lookup_keys": "lookup_key"}
+#: Without ``status``, Stripe lists every subscription but the canceled ones.
+SUBSCRIPTION_STATUSES: dict[str | None, Callable[[str | None], bool]] = {
+    None: lambda status: status != "canceled",
+    "all": lambda status: True,
+    "ended": lambda status: status in ("canceled", "incomplete_expired"),
+}
+_ITEM_SEQUENCE = itertools.count(1)
+
+
+def _id_prefix(object_id: str) -> str:
+    """``in_1Nnm…`` → ``in_``; ``cs_test_a1GY…`` → ``cs_test_``; ``Z4OV52SU`` (a coupon) → ``""``."""
+    return object_id[: object_id.rfind("_") + 1]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One list path of Stripe's API (``invoices``, ``checkout/sessions`` …), from the extract."""
+
+    path: str
+    object: str
+    params: dict[str, Any]  # list query parameters: kind ("string", "range" …, or {"enum": [...]})
+    search: bool
+    lists: tuple[str, ...]  # embedded list properties
+    hidden: frozenset[str]  # … of which these appear only when expanded (absent from the fixture)
+    expandable: frozenset[str]
+    fixture: bytes  # Stripe's example object, marshalled: marshal.loads is the quickest deep copy
+    items: dict[str, tuple[bytes, ...]]  # the items of each embedded list the fixture fills, likewise
+    prefix: str
+    time_field: str | None  # "created", "date" (invoice items) or None (payment links)
+
+    def list_url(self, object_id: str, prop: str) -> str:
+        if (self.path, prop) == ("subscriptions", "items"):
+            return f"/v1/subscription_items?subscription={object_id}"
+        return f"/v1/{self.path}/{object_id}/{prop}"
+
+    def item_object(self, prop: str) -> str:
+        if prop in self.items:
+            return str(marshal.loads(self.items[prop][0]).get("object", "item"))
+        return MINIMAL_ITEMS.get((self.path, prop), ("item", "", None))[0]
+
+    def make_items(self, prop: str, parent_id: str, count: int | None) -> list[dict[str, Any]]:
+        """``count`` items for the list ``prop`` of ``parent_id`` (None: as many as the fixture has),
+        copies of the fixture's first item (else a minimal item), each with a new unique id."""
+        fixture_items = self.items.get(prop)
+        if not fixture_items:
+            obj, prefix, parent_field = MINIMAL_ITEMS.get((self.path, prop), ("item", "item_", None))
+            items: list[dict[str, Any]] = []
+            for _ in range(count or 0):
+                item: dict[str, Any] = {"id": f"{prefix}{next(_ITEM_SEQUENCE):08d}{secrets.token_hex(3)}"}
+                item["object"] = obj
+                if parent_field:
+                    item[parent_field] = parent_id
+                items.append(item)
+            return items
+        templates = fixture_items if count is None else (fixture_items[0],) * count
+        items = []
+        for template in templates:
+            item = marshal.loads(template)
+            prefix = _id_prefix(str(item.get("id", "item_")))
+            item["id"] = f"{prefix}{next(_ITEM_SEQUENCE):08d}{secrets.token_hex(3)}"
+            if isinstance(item.get(self.object), str):  # a subscription item's "subscription"
+                item[self.object] = parent_id
+            items.append(item)
+        return items
+
+    def make(
+        self,
+        seq: int,
+        at: int,
+        position: int,
+        embedded: dict[str, int],
+        overrides: dict[str, Any],
+    ) -> dict[str, Any]:
+        """A copy of the fixture with a new id, ``at`` as its time, ``overrides`` (a callable is
+        called with ``position``) and its embedded lists (``embedded``: how many items in which)."""
+        obj: dict[str, Any] = marshal.loads(self.fixture)
+        obj["id"] = f"{self.prefix}{seq:08d}{secrets.token_hex(4)}"
+        if self.time_field:
+            obj[self.time_field] = at
+        if "livemode" in obj:
+            obj["livemode"] = False
+        for name, value in overrides.items():
+            obj[name] = value(position) if callable(value) else value
+        for prop in self.lists:
+            if prop in overrides:
+                continue
+            if prop in embedded:
+                data = self.make_items(prop, obj["id"], embedded[prop])
+            elif prop in self.hidden:
+                data = []
+            else:
+                data = self.make_items(prop, obj["id"], None)
+            obj[prop] = {
+                "object": "list",
+                "data": data,
+                "has_more": False,
+                "url": self.list_url(obj["id"], prop),
+            }
+        return obj
+
+    def render(self, obj: dict[str, Any], expand: Iterable[str] = ()) -> dict[str, Any]:
+        """What a response shows of a stored object: each embedded list's first items, with
+        ``has_more``; the lists Stripe only shows when expanded, only when they are."""
+        shown = dict(obj)
+        for prop in self.lists:
+            embedded = obj.get(prop)
+            if not isinstance(embedded, dict) or not isinstance(embedded.get("data"), list):
+                continue
+            if prop in self.hidden and prop not in expand:
+                del shown[prop]
+                continue
+            data = embedded["data"]
+            shown[prop] = {**embedded, "data": data[:EMBEDDED_PAGE], "has_more": len(data) > EMBEDDED_PAGE}
+        return shown
+
+
+@contextlib.contextmanager
+def bulk_allocation() -> Iterator[None]:
+    """Create many objects without the cyclic garbage collector, whose passes over them would take
+    most of the time; then put them straight in its oldest generation (freeze, unfreeze), unless
+    something else keeps objects frozen."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if gc.get_freeze_count() == 0:
+            gc.freeze()
+            gc.unfreeze()
+        if collecting:
+            gc.enable()
+
+
+@functools.cache
+def resources() -> dict[str, Resource]:
+    """Every list path of the extract (customers and events included), by path."""
+    found: dict[str, Resource] = {}
+    for path, spec in json.loads(OBJECTS_FILE.read_text())["resources"].items():
+        fixture = spec["fixture"]
+        items = {
+            prop: tuple(marshal.dumps(item) for item in fixture[prop]["data"])
+            for prop in spec["lists"]
+            if isinstance(fixture.get(prop), dict) and fixture[prop].get("data")
+        }
+        time_field = next((name for name in ("created", "date") if name in fixture), None)
+        found[path] = Resource(
+            path=path,
+            object=spec["object"],
+            params=spec["list"],
+            search=spec.get("search") is not None,
+            lists=tuple(spec["lists"]),
+            hidden=frozenset(prop for prop in spec["lists"] if prop not in fixture),
+            expandable=frozenset(spec["expandable"]),
+            fixture=marshal.dumps(fixture),
+            items=items,
+            prefix=_id_prefix(fixture["id"]),
+            time_field=time_field,
+        )
+    return found
+
+
+def resource_for(path: str) -> Resource:
+    """The resource of a list path (``"invoices"``, ``"/v1/checkout/sessions"`` …)."""
+    name = path.strip("/").removeprefix("v1/")
+    found = resources().get(name)
+    if found is None:
+        raise ValueError(
+            f"Not a Stripe list path of {OBJECTS_FILE.name}: {path!r} (one of {sorted(resources())})"
+        )
+    return found
+
+
+def match_resource(path: str) -> tuple[Resource, list[str]] | None:
+    """The generic resource a request path is under, and the path's segments after its list path."""
+    if not path.startswith("/v1/"):
+        return None
+    rest = path[len("/v1/") :]
+    for name in sorted(resources(), key=len, reverse=True):
+        if name in ("customers", "events"):
+            continue  # their own handlers
+        if rest == name:
+            return resources()[name], []
+        if rest.startswith(name + "/"):
+            return resources()[name], rest[len(name) + 1 :].split("/")
+    return None
+
+
+def as_text(value: Any) -> str | None:
+    """A field's value as filters and searches compare it: strings as they are, numbers and
+    booleans as their JSON text, an expanded object as its id; anything else None."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return json.dumps(value)
+    if isinstance(value, dict) and isinstance(value.get("id"), str):
+        return str(value["id"])
+    return None
+
+
+def split_key(key: str) -> tuple[str, str | None]:
+    """``due_date[gte]`` → (``due_date``, ``gte``); ``ids[]`` → (``ids``, ``""``); ``email`` →
+    (``email``, None). A malformed key stays whole (and is an unknown parameter)."""
+    outer, bracket, inner = key.partition("[")
+    if not bracket:
+        return key, None
+    if not inner.endswith("]") or "[" in inner or "]" in inner[:-1]:
+        return key, None
+    return outer, inner[:-1]
+
+
+def is_index(inner: str | None) -> bool:
+    """An array parameter's brackets: ``[]`` or ``[0]`` (as Stripe's libraries send them)."""
+    return inner is not None and (inner == "" or inner.isdigit())
+
+
+# -- search: a subset of Stripe's search query language ----------------------------------------
+_MISSING = object()
+_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+_OPERATOR = re.compile(r">=|<=|[:~<>]")
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_NULL = re.compile(r"null(?![A-Za-z0-9_])")
+_JOIN = re.compile(r"(AND|OR)(?=\s|$)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One clause of a search query: ``[-]field op value``."""
+
+    negate: bool
+    field: tuple[str, ...]  # a dotted path, or ("metadata", key)
+    op: str  # ":", "~", ">", ">=", "<", "<="
+    value: str | None  # None: ``null``
+    number: float | None  # the value as a number, when it is one
+
+    def matches(self, obj: dict[str, Any]) -> bool:
+        have: Any = obj
+        for part in self.field:
+            have = have.get(part, _MISSING) if isinstance(have, dict) else _MISSING
+        return self._compare(have) != self.negate
+
+    def _compare(self, have: Any) -> bool:
+        if have is _MISSING:
+            return False  # a field the object does not have matches nothing
+        if self.op == ":":
+            if self.value is None:
+                return have is None
+            candidates = have if isinstance(have, list) else [have]
+            return any((as_text(c) or "\0").lower() == self.value.lower() for c in candidates)
+        if self.op == "~":
+            text = as_text(have)
+            return text is not None and self.value is not None and self.value.lower() in text.lower()
+        if not isinstance(have, int | float) or isinstance(have, bool) or self.number is None:
+            return False
+        return {
+            ">": have > self.number,
+            ">=": have >= self.number,
+            "<": have < self.number,
+            "<=": have <= self.number,
+        }[self.op]
+
+
+def _query_error(message: str) -> StripeError:
+    return StripeError(400, f"Invalid search query: {message}", param="query")
+
+
+def _quoted(text: str, i: int) -> tuple[str, int]:
+    """The string quoted at ``text[i]`` (``'…'`` or ``"…"``, backslash escapes) and the index after it."""
+    quote, start, i = text[i], i, i + 1
+    out: list[str] = []
+    while i < len(text):
+        char = text[i]
+        if char == "\\" and i + 1 < len(text):
+            out.append(text[i + 1])
+            i += 2
+        elif char == quote:
+            return "".join(out), i + 1
+        else:
+            out.append(char)
+            i += 1
+    raise _query_error(f"unterminated string starting at position {start}.")
+
+
+def _clause(text: str, i: int) -> tuple[Clause, int]:
+    negate = text.startswith("-", i)
+    i += negate
+    if text.startswith("metadata[", i):
+        i += len("metadata[")
+        if i >= len(text) or text[i] not in "'\"":
+            raise _query_error(f"a metadata key must be quoted, as in metadata['key'] (position {i}).")
+        key, i = _quoted(text, i)
+        if not text.startswith("]", i):
+            raise _query_error(f"expected ']' after the metadata key at position {i}.")
+        field: tuple[str, ...] = ("metadata", key)
+        i += 1
+    else:
+        name = _FIELD.match(text, i)
+        if name is None:
+            raise _query_error(f"expected a field name at position {i}.")
+        field = tuple(name.group().split("."))
+        i = name.end()
+    operator = _OPERATOR.match(text, i)
+    if operator is None:
+        raise _query_error(
+            f"expected an operator (:, ~, >, >=, <, <=) after '{'.'.join(field)}' at position {i}."
+        )
+    op, i = operator.group(), operator.end()
+    value: str | None
+    if i < len(text) and text[i] in "'\"":
+        value, i = _quoted(text, i)
+    elif number := _NUMBER.match(text, i):
+        value, i = number.group(), number.end()
+    elif op == ":" and (null := _NULL.match(text, i)):
+        value, i = None, null.end()
+    else:
+        raise _query_error(f"expected a quoted value ('…' or \"…\") or a number at position {i}.")
+    if i < len(text) and not text[i].isspace():
+        raise _query_error(f"unexpected {text[i]!r} at position {i}.")
+    try:
+        numeric = float(value) if value is not None else None
+    except ValueError:
+        numeric = None
+    if op == "~" and (value is None or len(value) < 3):
+        raise _query_error("a substring (~) search needs a value of at least 3 characters.")
+    if op in (">", ">=", "<", "<=") and numeric is None:
+        raise _query_error(f"the comparison {op} needs a number.")
+    return Clause(negate, field, op, value, numeric), i
+
+
+def parse_search(text: str) -> tuple[list[Clause], str]:
+    """A query's clauses and how they combine (``"AND"``: all; ``"OR"``: any). Clauses are joined by
+    ``AND`` or ``OR`` (either case) or by a space (AND), never by both AND and OR."""
+    clauses: list[Clause] = []
+    joins: set[str] = set()
+    i = 0
+    while True:
+        while i < len(text) and text[i].isspace():
+            i += 1
+        clause, i = _clause(text, i)
+        clauses.append(clause)
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i >= len(text):
+            break
+        join = _JOIN.match(text, i)
+        if join:
+            joins.add(join.group().upper())
+            i = join.end()
+            if not text[i:].strip():
+                raise _query_error(f"the query ends with {join.group()}.")
+        else:
+            joins.add("AND")
+    if len(joins) > 1:
+        raise _query_error("AND and OR cannot be combined in one query.")
+    if len(clauses) > MAX_SEARCH_CLAUSES:
+        raise _query_error(f"a query can have at most {MAX_SEARCH_CLAUSES} clauses.")
+    return clauses, joins.pop() if joins else "AND"
+
+
+def page_token(key: tuple[int, str], digest: str) -> str:
+    """An opaque ``next_page``: where the page ended and which query it belongs to."""
+    return base64.urlsafe_b64encode(json.dumps([key[0], key[1], digest]).encode()).decode().rstrip("=")
+
+
+def read_page_token(token: str, digest: str) -> tuple[int, str]:
+    try:
+        created, last_id, owner = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if owner != digest or not isinstance(created, int) or not isinstance(last_id, str):
+            raise ValueError
+    except (ValueError, TypeError):
+        raise StripeError(
+            400, f"Invalid page: '{token}' is not a page of this search query.", param="page"
+        ) from None
+    return created, last_id
+
+
+def in_range(value: int, bounds: dict[str, int]) -> bool:
+    """``value`` within a range filter's bounds (``eq``, ``gt``, ``gte``, ``lt``, ``lte``)."""
+    checks = {
+        "eq": value.__eq__,
+        "gt": value.__gt__,
+        "gte": value.__ge__,
+        "lt": value.__lt__,
+        "lte": value.__le__,
+    }
+    return all(checks[op](bound) for op, bound in bounds.items())
+
+
 @dataclass
 class Fault:
     """One injected fault: an HTTP status (with optional headers), a dropped connection, or a delay.
@@ -147,8 +594,36 @@ class Fault:
     trickle: float = 0.0
 
 
+class Collection:
+    """The objects of one list path in one account, oldest first by (created, id), like the customers."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+        self.keys: list[tuple[int, str]] = []  # (created, id), ascending
+        self.index: dict[str, int] = {}
+        self.sequence = 0  # ids handed out
+
+    def add(self, keyed: Iterable[tuple[tuple[int, str], dict[str, Any]]]) -> None:
+        new = sorted(keyed, key=lambda pair: pair[0])
+        ids = [obj["id"] for _, obj in new]
+        clash = next((i for i in ids if i in self.index), None)
+        if clash is not None or len(set(ids)) < len(ids):
+            raise ValueError(f"duplicate id: {clash or ids}")
+        if new and self.keys and new[0][0] < self.keys[-1]:
+            pairs = sorted([*zip(self.keys, self.items, strict=True), *new], key=lambda pair: pair[0])
+            self.keys = [key for key, _ in pairs]
+            self.items = [obj for _, obj in pairs]
+            self.index = {obj["id"]: i for i, obj in enumerate(self.items)}
+        else:
+            for key, obj in new:
+                self.index[obj["id"]] = len(self.items)
+                self.keys.append(key)
+                self.items.append(obj)
+
+
 class Store:
-    """The customers and events of one account, kept oldest first so that appends stay cheap."""
+    """The customers, events and other objects of one account, kept oldest first so that appends stay
+    cheap."""
 
     def __init__(self) -> None:
         self.customers: list[dict[str, Any]] = []
@@ -161,6 +636,14 @@ class Store:
         self.event_keys: list[tuple[int, int]] = []  # (created, sequence), ascending
         self.event_index: dict[str, int] = {}
         self.sequence = 0
+        #: Every other object type, by list path (``invoices``, ``checkout/sessions`` …).
+        self.collections: dict[str, Collection] = {}
+
+    def collection(self, path: str) -> Collection:
+        found = self.collections.get(path)
+        if found is None:
+            found = self.collections[path] = Collection()
+        return found
 
     def add(self, customers: Iterable[dict[str, Any]]) -> None:
         new = sorted(customers, key=lambda c: (c["created"], c["id"]))
@@ -402,6 +885,87 @@ class FakeStripe(ThreadingHTTPServer):
         with self.lock:
             return {c["id"]: copy.deepcopy(c) for c in self.store(account).customers}
 
+    def seed_objects(
+        self,
+        path: str,
+        count: int,
+        *,
+        start: int = 1_600_000_000,
+        spacing: int = 60,
+        account: str = PLATFORM_ACCOUNT,
+        created: Iterable[int] | None = None,
+        embedded: dict[str, int] | None = None,
+        **overrides: Any,
+    ) -> list[dict[str, Any]]:
+        """Add ``count`` objects of the list path ``path`` (``"invoices"``, ``"checkout/sessions"``
+        …): copies of Stripe's example object with new ids, ``created`` evenly spaced unless given,
+        ``livemode`` false and ``overrides`` on top-level fields (a callable is called with the
+        object's position, 0 …). ``embedded={"lines": 250}`` gives each that many items in that
+        embedded list (default: the example's own items, new ids). Returns the stored objects, newest
+        first. Customers go to :meth:`seed`; events only come from customer changes."""
+        name = path.strip("/").removeprefix("v1/")
+        if name == "customers":
+            if embedded:
+                raise ValueError("customers have no embedded lists to seed here")
+            return self.seed(
+                count, start=start, spacing=spacing, account=account, created=created, **overrides
+            )
+        if name == "events":
+            raise ValueError(
+                "events cannot be seeded: create_customer, update_customer and delete_customer emit them"
+            )
+        resource = resource_for(name)
+        embedded = dict(embedded or {})
+        unknown = sorted(set(embedded) - set(resource.lists))
+        if unknown:
+            raise ValueError(
+                f"{resource.object} has no embedded list {unknown} (it has {list(resource.lists)})"
+            )
+        times = list(created) if created is not None else [start + i * spacing for i in range(count)]
+        store = self.store(account)
+        with self.lock:
+            collection = store.collection(resource.path)
+            first = collection.sequence + 1
+            collection.sequence += len(times)
+        with bulk_allocation():
+            objects = [resource.make(first + i, at, i, embedded, overrides) for i, at in enumerate(times)]
+            keyed = [
+                ((obj[resource.time_field] if resource.time_field else at, obj["id"]), obj)
+                for obj, at in zip(objects, times, strict=True)
+            ]
+        with self.lock:
+            collection.add(keyed)
+            if resource.path == "accounts" and account == PLATFORM_ACCOUNT:
+                for obj in objects:
+                    self.accounts[obj["id"]]  # a connected account: Stripe-Account may name it
+        keyed.sort(key=lambda pair: pair[0], reverse=True)
+        return [obj for _, obj in keyed]
+
+    def connect_account(
+        self, account_id: str | None = None, *, created: int | None = None, **overrides: Any
+    ) -> dict[str, Any]:
+        """A connected account: its own store (``Stripe-Account: acct_…`` works) and its account
+        object, listed by ``GET /v1/accounts`` on the platform. Returns the account object."""
+        account_id = account_id or f"acct_{secrets.token_hex(8)}"
+        with self.lock:
+            if account_id in self.store().collection("accounts").index:
+                raise ValueError(f"account {account_id} is already connected")
+        at = self.now() if created is None else created
+        return self.seed_objects("accounts", 1, created=[at], id=account_id, **overrides)[0]
+
+    def objects_now(self, path: str, account: str = PLATFORM_ACCOUNT) -> dict[str, dict[str, Any]]:
+        """The account's current objects of a list path by id (deep copies, full embedded lists)."""
+        name = path.strip("/").removeprefix("v1/")
+        if name == "customers":
+            return self.customers_now(account)
+        with self.lock:
+            if name == "events":
+                objects = list(self.store(account).events)
+            else:
+                objects = list(self.store(account).collection(resource_for(name).path).items)
+        # Stored objects are replaced, never changed in place: copying outside the lock is safe.
+        return {obj["id"]: copy.deepcopy(obj) for obj in objects}
+
     def clear_log(self) -> None:
         with self.lock:
             self.requests.clear()
@@ -589,12 +1153,19 @@ class Handler(BaseHTTPRequestHandler):
     def route(self, path: str, query: list[tuple[str, str]], store: Store) -> dict[str, Any]:
         if path == "/v1/customers":
             return self.list_customers(query, store)
+        if path == "/v1/customers/search":
+            return self.search(resources()["customers"], query, store)
         if path.startswith("/v1/customers/") and path.count("/") == 3:
             return self.get_customer(unquote(path[len("/v1/customers/") :]), query, store)
         if path == "/v1/events":
             return self.list_events(query, store)
         if path.startswith("/v1/events/") and path.count("/") == 3:
             return self.get_event(unquote(path[len("/v1/events/") :]), query, store)
+        if path == "/v1/subscription_items":
+            return self.list_subscription_items(query, store)
+        found = match_resource(path)
+        if found is not None:
+            return self.route_resource(*found, path, query, store)
         raise StripeError(404, f"Unrecognized request URL (GET: {path}).")
 
     def mutate(
@@ -697,6 +1268,267 @@ class Handler(BaseHTTPRequestHandler):
                 return store.events[position]
         raise StripeError(404, f"No such event: '{event_id}'", code="resource_missing", param="id")
 
+    # -- every other object type: generic handlers from the OpenAPI extract ------------------
+    def route_resource(
+        self, resource: Resource, segments: list[str], path: str, query: list[tuple[str, str]], store: Store
+    ) -> dict[str, Any]:
+        if not segments:
+            return self.list_objects(resource, query, store)
+        if segments == ["search"] and resource.search:
+            return self.search(resource, query, store)
+        if len(segments) == 1 and segments[0]:
+            return self.get_object(resource, unquote(segments[0]), query, store)
+        if (
+            len(segments) == 2
+            and segments[0]
+            and segments[1] in resource.lists
+            and (resource.path, segments[1]) != ("subscriptions", "items")  # Stripe: /v1/subscription_items
+        ):
+            object_id = unquote(segments[0])
+            return self.list_embedded(
+                resource, object_id, segments[1], query, store, resource.list_url(object_id, segments[1])
+            )
+        raise StripeError(404, f"Unrecognized request URL (GET: {path}).")
+
+    def expansions(self, values: list[str], resource: Resource, prefix: str) -> set[str]:
+        """The properties ``expand[]`` names (``prefix`` ``data.`` on lists), each one Stripe can expand."""
+        expanded: set[str] = set()
+        for value in values:
+            top = value.removeprefix(prefix).split(".")[0] if value.startswith(prefix) else ""
+            if top not in resource.expandable:
+                raise StripeError(400, f"This property cannot be expanded ({value}).", param="expand")
+            expanded.add(top)
+        return expanded
+
+    def get_object(
+        self, resource: Resource, object_id: str, query: list[tuple[str, str]], store: Store
+    ) -> dict[str, Any]:
+        values = []
+        for key, value in query:
+            name, inner = split_key(key)
+            if name != "expand" or not is_index(inner):
+                raise StripeError(400, f"Received unknown parameter: {key}", param=key)
+            values.append(value)
+        expand = self.expansions(values, resource, "")
+        with self.server.lock:
+            collection = store.collection(resource.path)
+            position = collection.index.get(object_id)
+            if position is not None:
+                return resource.render(collection.items[position], expand)
+        raise StripeError(
+            404, f"No such {resource.object}: '{object_id}'", code="resource_missing", param="id"
+        )
+
+    def list_objects(self, resource: Resource, query: list[tuple[str, str]], store: Store) -> dict[str, Any]:
+        """A list with exactly the spec's parameters for this path, each filtering its field."""
+        spec = resource.params
+        paging: list[tuple[str, str]] = []
+        created: dict[str, int] = {}
+        values: list[str] = []
+        equal: dict[str, str] = {}
+        ranges: dict[str, dict[str, int]] = {}
+        arrays: dict[str, set[str]] = {}
+        objects: dict[str, dict[str, str]] = {}
+        for key, value in query:
+            name, inner = split_key(key)
+            kind = spec.get(name)
+            if name in ("limit", "starting_after", "ending_before") and inner is None:
+                paging.append((key, value))
+            elif name == "expand" and is_index(inner):
+                values.append(value)
+            elif kind is None or name in ("limit", "starting_after", "ending_before", "expand"):
+                raise StripeError(400, f"Received unknown parameter: {key}", param=key)
+            elif kind == "range":
+                if inner is not None and inner not in ("gt", "gte", "lt", "lte"):
+                    raise StripeError(400, f"Received unknown parameter: {key}", param=key)
+                bounds = created if name == "created" else ranges.setdefault(name, {})
+                bounds[inner or "eq"] = self.integer(value, key)
+            elif kind == "array":
+                if not is_index(inner) or name not in ARRAY_FILTERS:
+                    raise StripeError(400, f"Received unknown parameter: {key}", param=key)
+                arrays.setdefault(name, set()).add(value)
+            elif kind == "object":
+                if not inner or is_index(inner):
+                    raise StripeError(400, f"Invalid object: {name} takes {name}[field]=value", param=name)
+                objects.setdefault(name, {})[inner] = value
+            elif inner is not None:
+                raise StripeError(400, f"Received unknown parameter: {key}", param=key)
+            elif kind == "boolean":
+                if value not in ("true", "false"):
+                    raise StripeError(400, f"Invalid boolean: {value}", param=name)
+                equal[name] = value
+            elif isinstance(kind, dict):
+                if value not in kind["enum"]:
+                    choices = ", ".join(kind["enum"])
+                    raise StripeError(400, f"Invalid {name}: must be one of {choices}", param=name)
+                equal[name] = value
+            else:
+                equal[name] = value
+        params, _ = self.list_params(paging, ())
+        expand = self.expansions(values, resource, "data.")
+        status_check = None
+        if resource.path == "subscriptions":
+            status = equal.pop("status", None)
+            status_check = SUBSCRIPTION_STATUSES.get(status, lambda have: have == status)
+        getters = {
+            name: DERIVED_FILTERS.get((resource.path, name), lambda o, name=name: o.get(name))
+            for name in equal
+        }
+
+        def matches(obj: dict[str, Any]) -> bool:
+            for name, want in equal.items():
+                have = getters[name](obj)
+                if not any(as_text(h) == want for h in (have if isinstance(have, list) else [have])):
+                    return False
+            for name, wanted in arrays.items():
+                if as_text(obj.get(ARRAY_FILTERS[name])) not in wanted:
+                    return False
+            for name, bounds in ranges.items():
+                have = obj.get(name)
+                if not isinstance(have, int) or isinstance(have, bool) or not in_range(have, bounds):
+                    return False
+            for name, fields in objects.items():
+                have = obj.get(name)
+                if not isinstance(have, dict) or any(as_text(have.get(k)) != v for k, v in fields.items()):
+                    return False
+            return status_check is None or status_check(obj.get("status"))
+
+        filtered = bool(equal or arrays or ranges or objects or status_check)
+        with self.server.lock:
+            collection = store.collection(resource.path)
+            page = self.page(
+                collection.items,
+                collection.keys,
+                collection.index,
+                params,
+                created,
+                matches if filtered else lambda obj: True,
+                resource.object,
+            )
+            page["data"] = [resource.render(obj, expand) for obj in page["data"]]
+        page["url"] = f"/v1/{resource.path}"
+        return page
+
+    def list_embedded(
+        self,
+        resource: Resource,
+        object_id: str,
+        prop: str,
+        query: list[tuple[str, str]],
+        store: Store,
+        url: str,
+        param: str = "id",
+    ) -> dict[str, Any]:
+        """The full embedded list ``prop`` of an object, paged in its stored order."""
+        paging = []
+        for key, value in query:
+            name, inner = split_key(key)
+            if name in ("limit", "starting_after", "ending_before") and inner is None:
+                paging.append((key, value))
+            elif name != "expand" or not is_index(inner):
+                raise StripeError(400, f"Received unknown parameter: {key}", param=key)
+        params, _ = self.list_params(paging, ())
+        limit = int(params.get("limit", "10"))
+        with self.server.lock:
+            collection = store.collection(resource.path)
+            position = collection.index.get(object_id)
+            if position is None:
+                raise StripeError(
+                    404, f"No such {resource.object}: '{object_id}'", code="resource_missing", param=param
+                )
+            data = (collection.items[position].get(prop) or {}).get("data") or []
+        cursor = params.get("starting_after") or params.get("ending_before")
+        if cursor is None:
+            page, has_more = data[:limit], len(data) > limit
+        else:
+            at = next((i for i, item in enumerate(data) if item.get("id") == cursor), None)
+            if at is None:
+                which = "starting_after" if params.get("starting_after") else "ending_before"
+                what = resource.item_object(prop)
+                raise StripeError(400, f"No such {what}: '{cursor}'", code="resource_missing", param=which)
+            if params.get("starting_after"):
+                page, has_more = data[at + 1 : at + 1 + limit], at + 1 + limit < len(data)
+            else:
+                first = max(0, at - limit)
+                page, has_more = data[first:at], first > 0
+        return {"object": "list", "data": page, "has_more": has_more, "url": url}
+
+    def list_subscription_items(self, query: list[tuple[str, str]], store: Store) -> dict[str, Any]:
+        """``GET /v1/subscription_items?subscription=…``: where a subscription's ``items`` page on."""
+        subscription = next((value for key, value in query if key == "subscription"), None)
+        if not subscription:
+            raise StripeError(
+                400, "Missing required param: subscription.", code="parameter_missing", param="subscription"
+            )
+        rest = [(key, value) for key, value in query if key != "subscription"]
+        subscriptions = resources()["subscriptions"]
+        return self.list_embedded(
+            subscriptions, subscription, "items", rest, store, "/v1/subscription_items", param="subscription"
+        )
+
+    def search(self, resource: Resource, query: list[tuple[str, str]], store: Store) -> dict[str, Any]:
+        """``GET /v1/<path>/search``: newest first by (created, id), paged by an opaque token."""
+        text: str | None = None
+        limit_value, token = "10", None
+        values: list[str] = []
+        for key, value in query:
+            name, inner = split_key(key)
+            if key == "query":
+                text = value
+            elif key == "limit":
+                limit_value = value
+            elif key == "page":
+                token = value
+            elif name == "expand" and is_index(inner):
+                values.append(value)
+            else:
+                raise StripeError(400, f"Received unknown parameter: {key}", param=key)
+        if text is None or not text.strip():
+            raise StripeError(400, "Missing required param: query.", code="parameter_missing", param="query")
+        limit = self.integer(limit_value, "limit")
+        if not 1 <= limit <= 100:
+            raise StripeError(
+                400, f"This value must be between 1 and 100 (it currently is {limit}).", param="limit"
+            )
+        clauses, mode = parse_search(text)
+        total = "total_count" in values
+        expand = self.expansions([v for v in values if v != "total_count"], resource, "data.")
+        digest = hashlib.sha256(f"{resource.path}\n{text}".encode()).hexdigest()[:16]
+        after = read_page_token(token, digest) if token else None
+        combine = all if mode == "AND" else any
+
+        def matches(obj: dict[str, Any]) -> bool:
+            return combine(clause.matches(obj) for clause in clauses)
+
+        customers = resource.path == "customers"
+        with self.server.lock:
+            if customers:
+                items, keys = store.customers, store.keys
+            else:
+                collection = store.collection(resource.path)
+                items, keys = collection.items, collection.keys
+            i = (bisect.bisect_left(keys, after) if after else len(items)) - 1
+            found: list[int] = []
+            has_more = False
+            while i >= 0:
+                if matches(items[i]):
+                    if len(found) == limit:
+                        has_more = True
+                        break
+                    found.append(i)
+                i -= 1
+            data = [items[j] if customers else resource.render(items[j], expand) for j in found]
+            result: dict[str, Any] = {
+                "object": "search_result",
+                "data": data,
+                "has_more": has_more,
+                "next_page": page_token(keys[found[-1]], digest) if has_more else None,
+                "url": f"/v1/{resource.path}/search",
+            }
+            if total:
+                result["total_count"] = sum(1 for obj in items if matches(obj))
+        return result
+
     def list_params(
         self, query: list[tuple[str, str]], filters: tuple[str, ...]
     ) -> tuple[dict[str, str], dict[str, int]]:
@@ -796,15 +1628,30 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--rate-limit", type=int, default=None)
     parser.add_argument("--days", type=int, default=30, help="spread created over the last N days")
+    parser.add_argument(
+        "--objects",
+        action="append",
+        default=[],
+        metavar="PATH=COUNT",
+        help="also seed COUNT objects of a list path (invoices=2000, checkout/sessions=100); repeatable",
+    )
     args = parser.parse_args()
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         parser.error("this test server only listens on loopback")
+    seeds: list[tuple[str, int]] = []
+    for spec in args.objects:
+        path, _, count = spec.partition("=")
+        if not count.isdigit() or path.strip("/").removeprefix("v1/") not in set(resources()) - {"events"}:
+            parser.error(f"--objects takes PATH=COUNT with a list path of {OBJECTS_FILE.name}: {spec!r}")
+        seeds.append((path, int(count)))
     server = FakeStripe(args.host, args.port, api_keys=[args.key])
     server.latency, server.rate_limit, server.log_requests = args.latency, args.rate_limit, False
     now = int(time.time())
     rng = random.Random(42)
     span = args.days * 86400
     server.seed(args.customers, created=sorted(now - rng.randrange(span) for _ in range(args.customers)))
+    for path, count in seeds:
+        server.seed_objects(path, count, created=sorted(now - rng.randrange(span) for _ in range(count)))
     print(server.url, flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
