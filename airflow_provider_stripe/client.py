@@ -259,14 +259,16 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _malformed(body: Any, expect: str | None, params: Mapping[str, Any]) -> str | None:
+def _malformed(
+    body: Any, expect: str | None, params: Mapping[str, Any], created_field: str = "created"
+) -> str | None:
     """What is wrong with a success body, or None.
 
     ``expect``: ``"object"`` (an object with an ``id``), ``"list"`` (a page of
     records with ids, no longer than the ``limit`` asked for, not repeating the
     cursor, so a server that ignores the cursor cannot loop us forever) or
-    ``"created_list"`` (also: integer ``created`` values, newest first, inside the
-    ``created`` range asked for, as parallel listing relies on).
+    ``"created_list"`` (also: integer ``created_field`` values, newest first, inside
+    the ``created`` range asked for, as parallel listing relies on).
     """
     if not isinstance(body, dict):
         return f"the body is JSON {type(body).__name__}, not an object"
@@ -291,7 +293,7 @@ def _malformed(body: Any, expect: str | None, params: Mapping[str, Any]) -> str 
     if limit is not None and len(data) > limit:
         return f"the page holds {len(data)} records, more than the limit of {limit} asked for"
     if expect == "created_list":
-        return _misordered(data, params.get("created"))
+        return _misordered(data, params.get("created"), created_field)
     if expect == "search":
         return _bad_next_page(body, params)
     return None
@@ -309,13 +311,13 @@ def _bad_next_page(body: dict[str, Any], params: Mapping[str, Any]) -> str | Non
     return None
 
 
-def _misordered(data: list[dict[str, Any]], created: Any) -> str | None:
+def _misordered(data: list[dict[str, Any]], created: Any, field: str) -> str | None:
     lower, upper = created_bounds(created if isinstance(created, Mapping) else None)
     previous = upper
     for position, record in enumerate(data):
-        stamp = record.get("created")
+        stamp = record.get(field)
         if not isinstance(stamp, int) or isinstance(stamp, bool):
-            return f"record {position} of the page has no integer created"
+            return f"record {position} of the page has no integer {field}"
         if not lower <= stamp < upper:
             return f"record {position} was created at {stamp}, outside the created range asked for"
         if stamp > previous:
@@ -662,6 +664,7 @@ class StripeClient:
         expect: str | None = None,
         timeout: float | None = None,
         retry: bool = True,
+        created_field: str = "created",
     ) -> dict[str, Any]:
         """GET ``/v1/<path>`` with retries; return the decoded JSON object.
 
@@ -669,14 +672,16 @@ class StripeClient:
         ``"list"`` (a list page no longer than its ``limit``) or ``"created_list"``
         (a list page whose records have an integer ``created``) or ``"search"`` (a
         search result page, paced also by Stripe's search limit). A body of another
-        shape raises :class:`StripeResponseError`. ``timeout`` (seconds) may only
+        shape raises :class:`StripeResponseError`; ``created_field`` names the
+        records' creation time (``date`` for invoice items). ``timeout`` (seconds) may only
         shorten the client's; ``retry=False`` makes one attempt (a connection test).
         """
         params = dict(params or {})
         seconds = self.timeout if timeout is None else min(self.timeout, timeout)
+        query = encode_params(params)
         if not retry:
-            return self._send(path, encode_params(params), expect, params, seconds)
-        return self._retrying(self._send, path, encode_params(params), expect, params, seconds)
+            return self._send(path, query, expect, params, seconds, created_field)
+        return self._retrying(self._send, path, query, expect, params, seconds, created_field)
 
     def _send(
         self,
@@ -685,6 +690,7 @@ class StripeClient:
         expect: str | None,
         params: Mapping[str, Any],
         timeout: float,
+        created_field: str,
     ) -> dict[str, Any]:
         self._pacer.wait()
         if expect == "search":
@@ -710,7 +716,7 @@ class StripeClient:
                 request_id=request_id,
                 should_retry=True,
             ) from None
-        problem = _malformed(body, expect, params)
+        problem = _malformed(body, expect, params, created_field)
         if problem is not None:
             raise StripeResponseError(
                 f"GET /v1/{path} answered 200, but {problem}", http_status=200, request_id=request_id
@@ -831,6 +837,7 @@ class StripeClient:
         max_records: int | None = None,
         parallelism: int = 1,
         complete_lists: bool = True,
+        created_field: str = "created",
     ) -> ListIterator:
         """Every object of a list endpoint, lazily; see :class:`ListIterator`.
 
@@ -849,6 +856,7 @@ class StripeClient:
                 page_size=page_size,
                 max_records=max_records,
                 complete_lists=complete_lists,
+                created_field=created_field,
             )
         for name in ("starting_after", "ending_before"):
             if params.get(name):
@@ -866,6 +874,7 @@ class StripeClient:
             page_size=page_size,
             parallelism=parallelism,
             complete_lists=complete_lists,
+            created_field=created_field,
         )
 
     def search(
@@ -1051,6 +1060,7 @@ class ListIterator(ClientUsage, Iterator[dict[str, Any]]):
         page_size: int,
         max_records: int | None = None,
         complete_lists: bool = False,
+        created_field: str = "created",
     ) -> None:
         super().__init__(client)
         self.collection = collection
@@ -1058,6 +1068,8 @@ class ListIterator(ClientUsage, Iterator[dict[str, Any]]):
         self.page_size = page_size
         self.max_records = max_records
         self.complete_lists = complete_lists
+        #: The records' creation time (``created``; ``date`` for invoice items).
+        self.created_field = created_field
         self.has_more = False
         self.pages = 0
         self.records = 0
@@ -1140,7 +1152,7 @@ class ListIterator(ClientUsage, Iterator[dict[str, Any]]):
         whose records are newer (older) than the last page's would restart the list.
         Returns the boundary for the next page.
         """
-        first, last = data[0].get("created"), data[-1].get("created")
+        first, last = data[0].get(self.created_field), data[-1].get(self.created_field)
         ordered = isinstance(boundary, int) and isinstance(first, int) and isinstance(last, int)
         if ordered and ((last < boundary) if backwards else (first > boundary)):
             raise StripeResponseError(
@@ -1224,10 +1236,10 @@ class _Window:
         span = self.stealable()
         return 0.0 if span < 2 or self.density is None else self.density * span
 
-    def record(self, objects: list[dict[str, Any]]) -> None:
-        """Move the cursor past a page of objects and update the density estimate."""
-        self.cursor, self.frontier = objects[-1]["id"], objects[-1]["created"]
-        self.first_created = self.first_created or objects[0]["created"]
+    def record(self, objects: list[dict[str, Any]], field: str) -> None:
+        """Move the cursor past a page of objects (created at ``field``); update the density estimate."""
+        self.cursor, self.frontier = objects[-1]["id"], objects[-1][field]
+        self.first_created = self.first_created or objects[0][field]
         self.fetched += len(objects)
         self.density = self.fetched / (self.first_created - self.frontier + 1)
 
@@ -1248,11 +1260,13 @@ class _Crew:
         page_size: int,
         parallelism: int,
         complete_lists: bool,
+        created_field: str,
     ) -> None:
         self.client = client
         self.collection = collection
         self.page_size = page_size
         self.complete_lists = complete_lists
+        self.created_field = created_field
         lower, upper = created_bounds(params.pop("created", None))
         self.params = params
         self.windows = [_Window(lower, None if upper >= NO_UPPER_BOUND else upper)]
@@ -1323,14 +1337,15 @@ class _Crew:
                 params = {**self.params, "created": created, "limit": self.page_size}
                 if window.cursor:
                     params["starting_after"] = window.cursor
-            page = self.client.request(self.collection, params, expect="created_list")
+            field = self.created_field
+            page = self.client.request(self.collection, params, expect="created_list", created_field=field)
             data: list[dict[str, Any]] = page["data"]
             with self.lock:
                 keep = data
-                if data and data[-1]["created"] < window.lo:  # a thief took that part meanwhile
-                    keep = [item for item in data if item["created"] >= window.lo]
+                if data and data[-1][field] < window.lo:  # a thief took that part meanwhile
+                    keep = [item for item in data if item[field] >= window.lo]
                 if keep:
-                    window.record(keep)
+                    window.record(keep, field)
                 window.done = len(keep) < len(data) or not page["has_more"]
                 done = window.done
                 if done and not window.fetched:
@@ -1398,8 +1413,16 @@ class ParallelListIterator(ListIterator):
         page_size: int,
         parallelism: int,
         complete_lists: bool = False,
+        created_field: str = "created",
     ) -> None:
-        super().__init__(client, collection, params, page_size=page_size, complete_lists=complete_lists)
+        super().__init__(
+            client,
+            collection,
+            params,
+            page_size=page_size,
+            complete_lists=complete_lists,
+            created_field=created_field,
+        )
         self.parallelism = parallelism
         self._crew = _Crew(
             client,
@@ -1408,6 +1431,7 @@ class ParallelListIterator(ListIterator):
             page_size=page_size,
             parallelism=parallelism,
             complete_lists=complete_lists,
+            created_field=created_field,
         )
         self._page: list[dict[str, Any]] = []
         self._position = 0

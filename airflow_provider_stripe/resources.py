@@ -51,6 +51,8 @@ class Resource:
     filters: Mapping[str, FilterKind] = field(default_factory=lambda: _frozen({}))
     #: The list takes ``created`` (and so can be exported in parallel ``created`` windows).
     created: bool = True
+    #: The records' field that ``created`` filters on (invoice items call it ``date``).
+    created_field: str = "created"
     #: Filters sent unless the caller gives them: Stripe's own defaults would hide data
     #: (subscriptions list only the uncanceled ones without ``status=all``).
     list_defaults: Mapping[str, Any] = field(default_factory=lambda: _frozen({}))
@@ -148,6 +150,7 @@ RESOURCES: Mapping[str, Resource] = _frozen(
                 "invoiceitem",
                 "invoiceitems",
                 filters={"customer": ID, "invoice": ID, "pending": BOOLEAN},
+                created_field="date",
                 event_prefix="invoiceitem",
             ),
             _row(

@@ -275,6 +275,7 @@ class StripeHook(BaseHook):
             max_records=max_records,
             parallelism=parallelism,
             complete_lists=complete,
+            created_field=spec.created_field,
         )
 
     def search(
