@@ -57,6 +57,18 @@ def stripe_conn(stripe_server: FakeStripe, monkeypatch: pytest.MonkeyPatch) -> F
     return stripe_server
 
 
+@pytest.fixture
+def stripe_env(stripe_server: FakeStripe, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeStripe:
+    """``stripe_default`` for tasks under ``dag.test()``, and ``STRIPE_TEST_OUT`` for their files."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_STRIPE_DEFAULT",
+        conn_json(stripe_server.url, max_requests_per_second=0, max_retry_wait=5),
+    )
+    monkeypatch.setenv("STRIPE_TEST_OUT", str(tmp_path))
+    monkeypatch.setattr("airflow_provider_stripe.client.INITIAL_BACKOFF", 0.01)
+    return stripe_server
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """A migrated SQLite metadata database (once per test session)."""

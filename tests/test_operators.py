@@ -7,10 +7,9 @@ import json
 from pathlib import Path
 
 import pendulum
-import pytest
 
 from airflow_provider_stripe.operators import StripeGetCustomerOperator, StripeListCustomersOperator
-from tests.conftest import conn_json, task_results
+from tests.conftest import task_results
 from tests.openapi import validate
 from tests.stripe_server import FakeStripe, Fault
 
@@ -19,20 +18,15 @@ import os
 import pendulum
 from airflow.sdk import DAG, ObjectStoragePath, task
 from airflow_provider_stripe.version_compat import CronDataIntervalTimetable
-from airflow_provider_stripe.operators import StripeGetCustomerOperator, StripeListCustomersOperator
+from airflow_provider_stripe.operators import (
+    StripeGetCustomerOperator,
+    StripeGetOperator,
+    StripeListCustomersOperator,
+    StripeListOperator,
+    StripeSearchOperator,
+)
 OUT = os.environ.get("STRIPE_TEST_OUT", "/nonexistent")
 """
-
-
-@pytest.fixture
-def stripe_env(stripe_server: FakeStripe, monkeypatch, tmp_path) -> FakeStripe:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_STRIPE_DEFAULT",
-        conn_json(stripe_server.url, max_requests_per_second=0, max_retry_wait=5),
-    )
-    monkeypatch.setenv("STRIPE_TEST_OUT", str(tmp_path))
-    monkeypatch.setattr("airflow_provider_stripe.client.INITIAL_BACKOFF", 0.01)
-    return stripe_server
 
 
 def dag_source(body: str, schedule: str = "None") -> str:
