@@ -44,6 +44,8 @@ TRIGGERED = (
     "stripe_backfill_windows",
     "stripe_list_then_get",
     "stripe_customers_sync",
+    "stripe_revenue_export",
+    "stripe_connect_fanout",
 )
 RUN_TIMEOUT = 360.0  # seconds for every run to finish
 # Scheduler and dag processor tuned for a test: short loops, prompt pickup of the DAG files.
@@ -214,6 +216,17 @@ def seed(server: FakeStripe, now: pendulum.DateTime) -> None:
     server.seed(3, start=today.int_timestamp, spacing=1)  # today's first seconds
     server.seed(3, start=now.subtract(days=40).int_timestamp, spacing=60)
     server.seed(2, start=now.add(hours=1).int_timestamp, spacing=60)  # after any trigger
+    # Revenue: yesterday's invoices (one with 250 lines), subscriptions of every status, charges.
+    day = {"start": yesterday.int_timestamp, "spacing": 3600}
+    server.seed_objects("invoices", 12, embedded={"lines": 25}, **day)
+    server.seed_objects("invoices", 1, start=yesterday.int_timestamp + 60, embedded={"lines": 250})
+    server.seed_objects("subscriptions", 6, status=lambda i: ("active", "canceled")[i % 2], **day)
+    server.seed_objects("charges", 9, **day)
+    # Connect: two connected accounts with customers and charges of their own.
+    for index, account in enumerate(("acct_deployA", "acct_deployB")):
+        server.connect_account(account, created=yesterday.int_timestamp + index)
+        server.seed(4 + index, account=account)
+        server.seed_objects("charges", 3 + index, account=account)
 
 
 def created_in(server: FakeStripe, start: pendulum.DateTime, end: pendulum.DateTime) -> list[dict[str, Any]]:
@@ -271,6 +284,8 @@ def test_examples_triggered_by_hand_in_a_real_deployment(deployment: Deployment,
     now = pendulum.now("UTC")
     seed(stripe_server, now)
     wait_for_dags(deployment, TRIGGERED)
+    # The Connect fan-out shares one budget through this pool; it must exist before its tasks run.
+    deployment.api("POST", "/pools", json={"name": "stripe_api", "slots": 4, "description": "Stripe API"})
     for dag_id in TRIGGERED:
         assert deployment.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})["is_paused"] is False
 
@@ -343,6 +358,23 @@ def test_examples_triggered_by_hand_in_a_real_deployment(deployment: Deployment,
     assert [f.name for f in files] == [f"window-{i:04d}.jsonl.gz" for i in range(3)]
     exported = sorted(c["id"] for f in files for c in read_jsonl_gz(f))
     assert exported == sorted(c["id"] for c in created_in(stripe_server, yesterday, yesterday.add(days=1)))
+
+    # Revenue, no logical date: yesterday's objects, every invoice line, canceled subscriptions too.
+    revenue = deployment.output / "revenue" / f"date={yesterday.to_date_string()}"
+    for path in ("invoices", "subscriptions", "charges"):
+        stored = stripe_server.objects_now(path)
+        expected = sorted(stored.values(), key=lambda o: (o["created"], o["id"]), reverse=True)
+        assert read_jsonl_gz(revenue / f"{path}.jsonl.gz") == expected, path
+    run_id = runs["stripe_revenue_export"]["dag_run_id"]
+    assert deployment.xcom("stripe_revenue_export", run_id, "check_invoice_lines") == 12 * 25 + 250
+
+    # Connect: each account's customers and charges in its own files, every record tagged.
+    for account in ("acct_deployA", "acct_deployB"):
+        for path in ("customers", "charges"):
+            stored = stripe_server.objects_now(path, account=account)
+            expected = sorted(stored.values(), key=lambda o: (o["created"], o["id"]), reverse=True)
+            written = read_jsonl_gz(deployment.output / "connect" / account / f"{path}.jsonl.gz")
+            assert written == [{**record, "_stripe_account": account} for record in expected], (account, path)
 
     # List then get: the ten newest customers, each fetched once.
     gets = [

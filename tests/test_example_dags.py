@@ -28,7 +28,8 @@ def test_examples_exist():
         "stripe_nightly_export",
         "stripe_list_then_get",
         "stripe_taskflow_hook",
-        "stripe_connect_accounts",
+        "stripe_connect_fanout",
+        "stripe_revenue_export",
     }
 
 
@@ -175,16 +176,58 @@ def assert_counts_by_country(results: dict, dag_run, customers: list[dict]) -> N
     assert [x.key for x in xcoms] == ["return_value"]
 
 
-def test_connect_accounts(example_env: FakeStripe, run_dag, monkeypatch, tmp_path):
-    a = example_env.seed(4, account="acct_1A")
-    b = example_env.seed(3, account="acct_2B")
-    monkeypatch.setenv("AIRFLOW_VAR_STRIPE_CONNECTED_ACCOUNTS", json.dumps(["acct_1A", "acct_2B"]))
-    results, _, _ = run_example(run_dag, "stripe_connect_accounts", logical_date=None)
-    assert results["export_account[0]"][1]["records"] == 4
-    assert results["export_account[1]"][1]["records"] == 3
-    for account, customers in (("acct_1A", a), ("acct_2B", b)):
-        lines = (tmp_path / "connect" / account / "customers.jsonl").read_text().splitlines()
-        assert [json.loads(line) for line in lines] == customers
+def test_connect_fanout(example_env: FakeStripe, run_dag, tmp_path):
+    """Accounts listed from Stripe; each account's customers and charges to its own files, tagged."""
+    accounts = [
+        example_env.connect_account(f"acct_{name}", created=1_700_000_000 + i) for i, name in enumerate("AB")
+    ]
+    expected: dict[tuple[str, str], list[dict]] = {}
+    for index, account in enumerate(accounts):
+        expected[account["id"], "customers"] = example_env.seed(3 + index, account=account["id"])
+        expected[account["id"], "charges"] = example_env.seed_objects(
+            "charges", 2 + index, account=account["id"]
+        )
+    example_env.seed(4)  # the platform's own customers: not exported
+    results, _, _ = run_example(run_dag, "stripe_connect_fanout", logical_date=None)
+    assert results["connected_accounts"] == ("success", ["acct_B", "acct_A"])  # newest first
+    assert sorted(key for key in results if key.startswith("export[")) == [f"export[{i}]" for i in range(4)]
+    for (account, resource), records in expected.items():
+        lines = read_jsonl_gz(tmp_path / "connect" / account / f"{resource}.jsonl.gz")
+        assert lines == [{**record, "_stripe_account": account} for record in records]
+    summaries = [results[f"export[{i}]"][1] for i in range(4)]
+    assert sorted((r["stripe_account"], r["records"]) for r in summaries) == sorted(
+        (account, len(records)) for (account, _), records in expected.items()
+    )
+
+
+# Scheduled: the data interval [06-01, 06-02); with no logical date, the previous UTC day.
+@pytest.mark.parametrize("run", NIGHTLY_RUNS.values(), ids=NIGHTLY_RUNS.keys())
+def test_revenue_export(example_env: FakeStripe, run_dag, tmp_path, run):
+    end = pendulum.datetime(2024, 6, 2, tz="UTC")
+    start = end.subtract(days=1)
+    day = {"start": start.int_timestamp, "spacing": 1800}
+    invoices = example_env.seed_objects("invoices", 20, embedded={"lines": 30}, **day)
+    invoices += example_env.seed_objects(
+        "invoices", 1, start=start.int_timestamp + 7, embedded={"lines": 250}
+    )
+    statuses = ["active", "canceled", "past_due", "canceled"]
+    subscriptions = example_env.seed_objects("subscriptions", 8, status=lambda i: statuses[i % 4], **day)
+    charges = example_env.seed_objects("charges", 12, **day)
+    for path in ("invoices", "subscriptions", "charges"):  # the days before and after
+        example_env.seed_objects(path, 2, start=start.int_timestamp - 2, spacing=1)
+        example_env.seed_objects(path, 2, start=end.int_timestamp, spacing=1)
+    results, _, _ = run_example(run_dag, "stripe_revenue_export", **run)
+    folder = tmp_path / "revenue" / "date=2024-06-01"
+    stored = {path: example_env.objects_now(path) for path in ("invoices", "subscriptions", "charges")}
+    for path, seeded in (("invoices", invoices), ("subscriptions", subscriptions), ("charges", charges)):
+        written = read_jsonl_gz(folder / f"{path}.jsonl.gz")
+        assert written == [stored[path][r["id"]] for r in newest_first(seeded)], path
+    assert sum(1 for s in read_jsonl_gz(folder / "subscriptions.jsonl.gz") if s["status"] == "canceled") == 4
+    assert results["check_invoice_lines"] == ("success", 20 * 30 + 250)
+
+
+def read_jsonl_gz(path: Path) -> list[dict]:
+    return [json.loads(line) for line in gzip.decompress(path.read_bytes()).decode().splitlines()]
 
 
 def test_backfill_windows(example_env: FakeStripe, run_dag, tmp_path):
