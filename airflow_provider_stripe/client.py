@@ -52,6 +52,7 @@ from airflow_provider_stripe.exceptions import (
     StripeRequestError,
     StripeResponseError,
 )
+from airflow_provider_stripe.pacing import AdaptivePacer, default_rate
 from airflow_provider_stripe.params import (
     MAX_PAGE_SIZE,
     NO_UPPER_BOUND,
@@ -70,14 +71,11 @@ DEFAULT_MAX_RETRIES = 5
 DEFAULT_MAX_RETRY_WAIT = 120.0
 DEFAULT_TIMEOUT = 80.0
 #: Below Stripe's default per-endpoint limit of 25 requests/s, leaving room for other jobs.
-DEFAULT_MAX_REQUESTS_PER_SECOND = 20.0
 #: Backoff before retry n is min(INITIAL * 2**(n-1), MAX) seconds, scaled by 50-100 % jitter.
 INITIAL_BACKOFF = 0.5
 MAX_BACKOFF = 20.0
 PROGRESS_LOG_INTERVAL = 10.0
 MAX_PARALLELISM = 32
-#: Stripe's own limit for search requests (they count toward the overall budget too).
-SEARCH_MAX_REQUESTS_PER_SECOND = 20.0
 #: An embedded list longer than this is refused rather than held in memory.
 MAX_EMBEDDED_ITEMS = 100_000
 #: When a parallel worker steals work, the owner keeps at most this many pages below its cursor.
@@ -355,6 +353,20 @@ def _is_cut_list(value: Any) -> bool:
     return isinstance(value, dict) and value.get("object") == "list" and value.get("has_more") is True
 
 
+def endpoint_name(path: str) -> str:
+    """The endpoint a request path belongs to, ids left out (``invoices/{id}/lines``): per-endpoint pacing."""
+    from airflow_provider_stripe.resources import RESOURCES
+
+    parts = path.split("/")
+    for size in (2, 1):
+        if "/".join(parts[:size]) in RESOURCES or size == 1:
+            rest = parts[size:]
+            if rest and rest[0] != "search":
+                rest[0] = "{id}"
+            return "/".join([*parts[:size], *rest])
+    raise AssertionError(path)  # pragma: no cover
+
+
 class _Cancelled(Exception):
     """The work this thread did was abandoned (a parallel iteration was closed)."""
 
@@ -531,32 +543,6 @@ class ClientStats:
             self.retries += retries
 
 
-class RequestPacer:
-    """Client-side pacing: a token bucket of capacity one, shared by all threads of a client.
-
-    Requests are spaced at least ``1 / max_requests_per_second`` apart, so no
-    one-second window ever holds more than the budget. ``None`` or ``0`` turns
-    pacing off; a negative or non-numeric budget is refused.
-    """
-
-    def __init__(self, max_requests_per_second: float | None) -> None:
-        rate = check_rate(max_requests_per_second, "max_requests_per_second")
-        self.interval = 1.0 / rate if rate else 0.0
-        self._next_slot = 0.0
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        """Block until this caller may send its request."""
-        if not self.interval:
-            return
-        with self._lock:
-            now = time.monotonic()
-            slot = max(now, self._next_slot)
-            self._next_slot = slot + self.interval
-        if slot > now:
-            _sleep(slot - now)
-
-
 class StripeClient:
     """A Stripe API client on one ``requests.Session``: paced, retrying, and raising typed errors."""
 
@@ -570,7 +556,7 @@ class StripeClient:
         max_retries: int = DEFAULT_MAX_RETRIES,
         max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
         timeout: float = DEFAULT_TIMEOUT,
-        max_requests_per_second: float | None = DEFAULT_MAX_REQUESTS_PER_SECOND,
+        max_requests_per_second: float | None = None,
     ) -> None:
         api_key = (api_key or "").strip()
         if not api_key:
@@ -600,8 +586,12 @@ class StripeClient:
         self.max_retry_wait = check_number(max_retry_wait, "max_retry_wait", allow_zero=True)
         self.timeout = check_number(timeout, "timeout", allow_zero=False)
         self.stats = ClientStats()
-        self._pacer = RequestPacer(max_requests_per_second)
-        self._search_pacer = RequestPacer(SEARCH_MAX_REQUESTS_PER_SECOND)
+        # None (not configured): start from the key's mode; 0 turns overall pacing off.
+        if max_requests_per_second is None:
+            rate: float | None = default_rate(self.mode)
+        else:
+            rate = check_rate(max_requests_per_second, "max_requests_per_second")
+        self.pacer = AdaptivePacer(rate, sleep=_sleep)
         self._session = requests.Session()
         # Read proxy and CA settings from the environment once, not on every request (requests
         # rescans os.environ per call), and never let a ~/.netrc entry replace the key. A loopback
@@ -692,18 +682,24 @@ class StripeClient:
         timeout: float,
         created_field: str,
     ) -> dict[str, Any]:
-        self._pacer.wait()
-        if expect == "search":
-            self._search_pacer.wait()
+        search = expect == "search"
+        endpoint = endpoint_name(path)
+        sent = self.pacer.acquire(endpoint, search=search)
+        limited: str | None = None
         self.stats.add(requests=1)
         url = f"{self.base_url}/v1/{path}"
-        with _WATCHDOG.watch(timeout) as watch:
-            try:
-                response = self._session.get(url, params=query, timeout=timeout, allow_redirects=False)
-            except Exception as exc:
-                if watch.cancel is not None and watch.cancel.is_set():
-                    raise _Cancelled from None
-                raise self._transport_error(exc, timed_out=watch.fired, timeout=timeout) from None
+        try:
+            with _WATCHDOG.watch(timeout) as watch:
+                try:
+                    response = self._session.get(url, params=query, timeout=timeout, allow_redirects=False)
+                except Exception as exc:
+                    if watch.cancel is not None and watch.cancel.is_set():
+                        raise _Cancelled from None
+                    raise self._transport_error(exc, timed_out=watch.fired, timeout=timeout) from None
+            if response.status_code == 429:
+                limited = response.headers.get("Stripe-Rate-Limited-Reason") or ""
+        finally:
+            self.pacer.release(endpoint, sent, search=search, limited=limited)
         request_id = response.headers.get("Request-Id")
         if response.status_code != 200:
             raise self._error(response)
@@ -783,6 +779,7 @@ class StripeClient:
             request_id=response.headers.get("Request-Id"),
             should_retry=should_retry,
             retry_after=_retry_after_seconds(response.headers.get("Retry-After")),
+            rate_limited_reason=_text(response.headers.get("Stripe-Rate-Limited-Reason")),
         )
 
     # -- retry policy (tenacity callbacks) -------------------------------------------------

@@ -60,6 +60,7 @@ class StripeAPIError(StripeError):
         request_id: str | None = None,
         should_retry: bool = False,
         retry_after: float | None = None,
+        rate_limited_reason: str | None = None,
     ) -> None:
         self.stripe_message = message
         self.http_status = http_status
@@ -69,6 +70,8 @@ class StripeAPIError(StripeError):
         self.request_id = request_id
         self.should_retry = should_retry
         self.retry_after = retry_after
+        #: Which of Stripe's limits a 429 hit (``Stripe-Rate-Limited-Reason``: ``global-rate`` …).
+        self.rate_limited_reason = rate_limited_reason
         super().__init__(self._describe())
 
     def _describe(self) -> str:
@@ -77,6 +80,8 @@ class StripeAPIError(StripeError):
         parts = [f"{head} ({kind}): {self.stripe_message}" if kind else f"{head}: {self.stripe_message}"]
         if self.param:
             parts.append(f"param={self.param}")
+        if self.rate_limited_reason:
+            parts.append(f"reason={self.rate_limited_reason}")
         parts.append(f"Request-Id={self.request_id or 'n/a'}")
         return " | ".join(parts)
 

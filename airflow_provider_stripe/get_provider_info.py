@@ -9,8 +9,8 @@ from airflow_provider_stripe import __version__
 _INTEGRATION = "Stripe"
 
 
-def _int_field(label: str, description: str, default: float, minimum: float) -> dict[str, Any]:
-    kind = "integer" if isinstance(default, int) else "number"
+def _int_field(label: str, description: str, default: float | None, minimum: float) -> dict[str, Any]:
+    kind = "number" if isinstance(default, float) else "integer"
     return {
         "label": label,
         "description": description,
@@ -86,8 +86,9 @@ def get_provider_info() -> dict[str, Any]:
                     ),
                     "max_requests_per_second": _int_field(
                         "Max requests per second",
-                        "Client-side pacing; Stripe allows about 25 per second per endpoint.",
-                        20,
+                        "Client-side pacing, the most this connection sends: empty starts at 90 (live "
+                        "key) or 22 (test key) and adapts to Stripe's 429s; 0 turns it off.",
+                        None,
                         0,
                     ),
                 },

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from airflow_provider_stripe.client import RequestPacer
+from airflow_provider_stripe import pacing
 from airflow_provider_stripe.exceptions import (
     StripeAPIError,
     StripeAuthenticationError,
@@ -18,6 +18,7 @@ from airflow_provider_stripe.exceptions import (
     StripeRateLimitError,
 )
 from airflow_provider_stripe.hooks.stripe import StripeHook
+from airflow_provider_stripe.pacing import AdaptivePacer
 from tests.conftest import conn_json
 from tests.stripe_server import FakeStripe, Fault
 
@@ -205,12 +206,14 @@ def test_pacing_keeps_a_rate_limited_server_from_answering_429(stripe_server: Fa
 def test_pacer_is_shared_by_threads():
     from concurrent.futures import ThreadPoolExecutor
 
-    pacer = RequestPacer(50)
+    pacer = AdaptivePacer(50)
+    pacer.endpoints["customers"] = pacing.Rate("customers", 50, 50)  # not the 22/s endpoint default
     stamps: list[float] = []
 
     def take(_):
-        pacer.wait()
-        stamps.append(time.monotonic())
+        sent = pacer.acquire("customers")
+        stamps.append(sent)
+        pacer.release("customers", sent)
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(take, range(60)))

@@ -74,7 +74,7 @@ def _pipe(a: socket.socket, b: socket.socket) -> None:
 
 
 def client_for(url: str, **settings) -> StripeClient:
-    settings = {"max_retries": 0, "max_requests_per_second": None, **settings}
+    settings = {"max_retries": 0, "max_requests_per_second": 0, **settings}
     return StripeClient(settings.pop("key", DEFAULT_KEY), base_url=url, **settings)
 
 

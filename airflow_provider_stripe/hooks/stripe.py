@@ -14,7 +14,6 @@ from airflow.sdk.log import mask_secret
 
 from airflow_provider_stripe.changes import ChangeIterator
 from airflow_provider_stripe.client import (
-    DEFAULT_MAX_REQUESTS_PER_SECOND,
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_WAIT,
     DEFAULT_TIMEOUT,
@@ -159,9 +158,7 @@ class StripeHook(BaseHook):
                 max_retries=self._setting(extras, "max_retries", DEFAULT_MAX_RETRIES, int),
                 max_retry_wait=self._setting(extras, "max_retry_wait", DEFAULT_MAX_RETRY_WAIT, float),
                 timeout=self._setting(extras, "timeout", DEFAULT_TIMEOUT, float),
-                max_requests_per_second=self._setting(
-                    extras, "max_requests_per_second", DEFAULT_MAX_REQUESTS_PER_SECOND, float
-                ),
+                max_requests_per_second=self._setting(extras, "max_requests_per_second", None, float),
             )
         except (StripeConfigurationError, StripeParameterError) as exc:
             # Name where the bad value came from: this hook's (the task's) settings, or the Connection.

@@ -1,0 +1,214 @@
+"""Adaptive pacing: stay under Stripe's rate limits without a coordinator.
+
+Stripe's limits belong to the account, not to one client: about 100 requests/s
+in live mode and 25 in test mode overall, 25/s per endpoint by default, 20/s
+for search, and a limit on requests in flight. A 429 names the one it hit in
+``Stripe-Rate-Limited-Reason``. Each client paces itself with token buckets
+whose rates adapt the way TCP shares a link (AIMD): it starts at its configured
+rate, halves the rate that a 429 names (the endpoint's, or the overall one) and
+climbs back additively, so independent clients in different processes and
+machines settle just under the account's real limit. A concurrency 429 halves
+the requests this client keeps in flight instead. A rate is cut at most once
+per round trip: a 429 answering a request sent before the last cut is the same
+congestion, already acted on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+#: Where a client starts, below Stripe's documented limits, when no rate is configured.
+LIVE_REQUESTS_PER_SECOND = 90.0  # of about 100 overall in live mode
+TEST_REQUESTS_PER_SECOND = 22.0  # of 25 overall in test mode
+ENDPOINT_REQUESTS_PER_SECOND = 22.0  # of 25 per endpoint (Stripe's default)
+SEARCH_REQUESTS_PER_SECOND = 18.0  # of 20 for search
+#: Stripe's search limit: search is never paced faster, whatever is configured.
+SEARCH_CEILING = 20.0
+#: A 429 multiplies the rate it names by this.
+DECREASE = 0.5
+#: Each second without a 429, a rate grows by this fraction of its ceiling.
+INCREASE = 0.02
+#: No rate is cut below this (requests per second).
+MIN_RATE = 0.2
+#: The most requests one client keeps in flight (its parallel workers' own limit is lower).
+MAX_IN_FLIGHT = 64
+#: What each ``Stripe-Rate-Limited-Reason`` slows down.
+GLOBAL_RATE, ENDPOINT_RATE = "global-rate", "endpoint-rate"
+CONCURRENCY = frozenset({"global-concurrency", "endpoint-concurrency"})
+#: A 429 for one object (a lock on it): retried, no budget is cut.
+RESOURCE_SPECIFIC = "resource-specific"
+
+
+def default_rate(mode: str) -> float:
+    """The overall rate a client starts at when none is configured, from its key's mode."""
+    return LIVE_REQUESTS_PER_SECOND if mode == "live" else TEST_REQUESTS_PER_SECOND
+
+
+class Rate:
+    """A token bucket of capacity one whose rate adapts (AIMD); callers hold the pacer's lock."""
+
+    def __init__(self, name: str, start: float, ceiling: float) -> None:
+        self.name = name
+        self.ceiling = ceiling
+        self.rate = min(start, ceiling)
+        self._next_slot = 0.0
+        self._updated = time.monotonic()
+        self._cut_at = -math.inf
+
+    def reserve(self, at: float) -> float:
+        """The earliest time from ``at`` this bucket lets a request go; that slot is taken."""
+        if self.rate < self.ceiling:  # additive increase, for the time since the last change
+            self.rate = min(self.ceiling, self.rate + INCREASE * self.ceiling * max(at - self._updated, 0.0))
+        self._updated = max(self._updated, at)
+        slot = max(at, self._next_slot)
+        self._next_slot = slot + 1.0 / self.rate
+        return slot
+
+    def cut(self, sent: float, now: float) -> bool:
+        """Halve the rate for a 429 on a request sent at ``sent``; False if already cut since."""
+        if sent < self._cut_at:
+            return False
+        self.rate = max(MIN_RATE, self.rate * DECREASE)
+        self._cut_at = self._updated = now
+        self._next_slot = max(self._next_slot, now + 1.0 / self.rate)
+        return True
+
+
+class InFlight:
+    """At most ``limit`` requests at once; a concurrency 429 halves it, each success adds ``1/limit``."""
+
+    def __init__(self, ceiling: int = MAX_IN_FLIGHT) -> None:
+        self.ceiling = float(ceiling)
+        self.limit = float(ceiling)
+        self.count = 0
+        self._cut_at = -math.inf
+        self._changed = threading.Condition()
+
+    def acquire(self, wait: Callable[[threading.Condition], object]) -> None:
+        with self._changed:
+            while self.count >= max(1, int(self.limit)):
+                wait(self._changed)
+            self.count += 1
+
+    def release(self, ok: bool) -> None:
+        with self._changed:
+            self.count -= 1
+            if ok and self.limit < self.ceiling:
+                self.limit = min(self.ceiling, self.limit + 1.0 / self.limit)
+            self._changed.notify()
+
+    def cut(self, sent: float, now: float) -> bool:
+        with self._changed:
+            if sent < self._cut_at:
+                return False
+            self.limit = max(1.0, min(self.limit, self.count) * DECREASE)
+            self._cut_at = now
+            return True
+
+
+class AdaptivePacer:
+    """The pacing of one client, shared by all its threads: overall, per endpoint, search, in flight.
+
+    ``rate`` is the overall rate to start at and the ceiling it never exceeds
+    (None: no overall or per-endpoint pacing, only search's and the in-flight
+    limit). Endpoints start at ``min(rate, 22)``: Stripe limits each to 25 by
+    default, and an account with a higher limit is found by climbing.
+    """
+
+    def __init__(self, rate: float | None, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.ceiling = rate
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self.overall = Rate("all requests", rate, rate) if rate else None
+        self.search = Rate(
+            "search",
+            min(rate or SEARCH_CEILING, SEARCH_REQUESTS_PER_SECOND),
+            min(rate or SEARCH_CEILING, SEARCH_CEILING),
+        )
+        self.endpoints: dict[str, Rate] = {}
+        self.in_flight = InFlight()
+        #: Every cut so far, for the task log's summary: ``{reason: count}``.
+        self.slowdowns: dict[str, int] = {}
+
+    def _endpoint(self, endpoint: str, search: bool) -> Rate | None:
+        if search:
+            return self.search
+        if self.ceiling is None:
+            return None
+        rate = self.endpoints.get(endpoint)
+        if rate is None:
+            start = min(self.ceiling, ENDPOINT_REQUESTS_PER_SECOND)
+            rate = self.endpoints[endpoint] = Rate(endpoint, start, self.ceiling)
+        return rate
+
+    def acquire(self, endpoint: str, *, search: bool = False) -> float:
+        """Wait until a request to ``endpoint`` may go; return when it went (pass it to :meth:`release`).
+
+        ``wait`` in the in-flight limit and the sleep are the client's, so a
+        closed parallel listing interrupts them.
+        """
+        self.in_flight.acquire(lambda changed: changed.wait(0.05))
+        try:
+            with self._lock:
+                now = time.monotonic()
+                slot = self.overall.reserve(now) if self.overall else now
+                bucket = self._endpoint(endpoint, search)
+                if bucket is not None:
+                    slot = bucket.reserve(slot)
+            if slot > now:
+                self._sleep(slot - now)
+        except BaseException:
+            self.in_flight.release(ok=False)
+            raise
+        return time.monotonic()
+
+    def release(
+        self, endpoint: str, sent: float, *, search: bool = False, limited: str | None = None
+    ) -> None:
+        """Account for an answer: ``limited`` is the reason of a 429 (``""`` if it gave none)."""
+        self.in_flight.release(ok=limited is None)
+        if limited is None:
+            return
+        now = time.monotonic()
+        reason = limited or GLOBAL_RATE  # no reason: assume the overall limit, the safe guess
+        if reason == RESOURCE_SPECIFIC:
+            log.warning("Stripe rate-limited a request for one object (%s); retrying it.", reason)
+            return
+        if reason in CONCURRENCY:
+            if self.in_flight.cut(sent, now):
+                self._slowed(reason, f"at most {int(self.in_flight.limit)} requests in flight")
+            return
+        with self._lock:
+            bucket = self._endpoint(endpoint, search) if reason == ENDPOINT_RATE or search else self.overall
+            bucket = bucket or self.overall
+            if bucket is not None and bucket.cut(sent, now):
+                self._slowed(reason, f"{bucket.name} to {bucket.rate:.1f} requests/s")
+
+    def _slowed(self, reason: str, what: str) -> None:
+        self.slowdowns[reason] = self.slowdowns.get(reason, 0) + 1
+        log.warning("Stripe answered 429 (%s): slowing %s.", reason, what)
+
+    def summary(self) -> str:
+        """The current pacing, for progress lines: ``pacing 20.5/s (slowed: 2 global-rate)``."""
+        if self.overall is None:
+            pacing = "pacing off"
+        else:
+            pacing = f"pacing {self.overall.rate:.1f}/s"
+            slow = [
+                f"{name} {rate.rate:.1f}/s"
+                for name, rate in self.endpoints.items()
+                if rate.rate < rate.ceiling
+            ]
+            if slow:
+                pacing += f" ({', '.join(slow)})"
+        if self.slowdowns:
+            pacing += "; slowed for " + ", ".join(
+                f"{count}× {reason}" for reason, count in self.slowdowns.items()
+            )
+        return pacing
