@@ -300,6 +300,8 @@ def _malformed(
 def _bad_next_page(body: dict[str, Any], params: Mapping[str, Any]) -> str | None:
     """What is wrong with a search result's ``next_page`` cursor, or None."""
     next_page = body.get("next_page")
+    if not body["has_more"] and next_page == "":
+        return None  # a last page; Stripe sends null
     if next_page is not None and (not isinstance(next_page, str) or not next_page):
         return "its next_page is neither a string nor null"
     if body["has_more"] and next_page is None:
@@ -336,8 +338,10 @@ def embedded_list_request(url: Any) -> tuple[str, dict[str, str]] | None:
     parts = urlsplit(url)
     if parts.scheme or parts.netloc or parts.fragment or not _EMBEDDED_URL.fullmatch(parts.path):
         return None
-    if any(unquote(segment) in (".", "..") for segment in parts.path.split("/")):
-        return None
+    for segment in parts.path.split("/"):
+        decoded = unquote(segment)
+        if decoded in (".", "..") or "/" in decoded or "\\" in decoded:  # an escaped separator
+            return None
     try:
         query = parse_qsl(parts.query, strict_parsing=bool(parts.query), max_num_fields=10)
     except ValueError:
@@ -346,11 +350,6 @@ def embedded_list_request(url: Any) -> tuple[str, dict[str, str]] | None:
     if any(not _EMBEDDED_QUERY_NAME.fullmatch(name) or name in reserved for name, _ in query):
         return None
     return parts.path.removeprefix("/v1/"), dict(query)
-
-
-def _is_cut_list(value: Any) -> bool:
-    """An embedded Stripe list that says more items exist than it holds."""
-    return isinstance(value, dict) and value.get("object") == "list" and value.get("has_more") is True
 
 
 def endpoint_name(path: str) -> str:
@@ -966,39 +965,56 @@ class StripeClient:
             _WATCHDOG.poke()
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def complete_lists(self, records: Iterable[dict[str, Any]]) -> None:
+    def complete_lists(self, records: Iterable[dict[str, Any]], expand: Sequence[str] | None = None) -> None:
         """Page every embedded list cut short (``has_more``: an invoice's ``lines`` …) to its end, in place.
 
-        Each top-level field that is a Stripe list with ``has_more: true`` is paged
-        from its own ``url`` and replaced by the whole list (``has_more: false``), so
-        no record is written with a list silently cut at 10 items.
+        Each Stripe list with ``has_more: true`` in a record — a field of its own
+        (``lines``) or of an expanded object (``subscription.items``) — is paged
+        from its own ``url`` and replaced by the whole list (``has_more: false``),
+        so no record is written with a list silently cut at 10 items. ``expand``
+        (the paths the records were retrieved with; see :func:`listed_paths` for a
+        list's) is carried to each list's pages: ``lines.data.price`` expands the
+        price of every line, not only of the first 10.
         """
+        paths = list(expand or ())
         for record in records:
-            for name, value in list(record.items()):
-                if _is_cut_list(value):
-                    record[name] = self._complete_list(record, name, value)
+            for holder, name, value, prefix in _cut_lists(record):
+                where = f"{record.get('object')} {_short(record.get('id'))}: its {prefix}{name} list"
+                inner = [
+                    path[len(f"{prefix}{name}.") :]
+                    for path in paths
+                    if path.startswith(f"{prefix}{name}.data.")
+                ]
+                holder[name] = self._complete_list(where, value, inner)
 
-    def _complete_list(self, record: dict[str, Any], name: str, embedded: dict[str, Any]) -> dict[str, Any]:
-        where = f"{record.get('object')} {record.get('id')!r}: its {name} list"
+    def _complete_list(self, where: str, embedded: dict[str, Any], expand: list[str]) -> dict[str, Any]:
         request = embedded_list_request(embedded.get("url"))
         data = embedded.get("data")
         if request is None:
-            raise StripeResponseError(f"Stripe answered {where} with an unusable url {embedded.get('url')!r}")
-        if not isinstance(data, list) or not data or not all(isinstance(item, dict) for item in data):
+            url = self.redact(_short(embedded.get("url")))
+            raise StripeResponseError(f"Stripe answered {where} with an unusable url {url}")
+        if not isinstance(data, list) or not data:
             raise StripeResponseError(f"Stripe answered {where} that has more items but no data to page from")
         path, query = request
-        items = list(data)
-        seen = {item.get("id") for item in items}
-        while True:
-            cursor = items[-1].get("id")
-            if not isinstance(cursor, str) or not cursor:
+        seen: set[str] = set()
+        for item in data:
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
                 raise StripeResponseError(f"Stripe answered {where} with an item without an id")
-            params = {**query, "limit": MAX_PAGE_SIZE, "starting_after": cursor}
+            seen.add(item["id"])
+        items = list(data)
+        while True:
+            params = {
+                **query,
+                "limit": MAX_PAGE_SIZE,
+                "starting_after": items[-1]["id"],
+                "expand": expand or None,
+            }
             page = self.request(path, params, expect="list")
             for item in page["data"]:
                 if item["id"] in seen:
+                    repeated = self.redact(_short(item["id"]))
                     raise StripeResponseError(
-                        f"GET /v1/{path} repeated the item {item['id']!r} of {where}: it would never end"
+                        f"GET /v1/{path} repeated the item {repeated} of {where}: it would never end"
                     )
                 seen.add(item["id"])
             items.extend(page["data"])
@@ -1006,6 +1022,32 @@ class StripeClient:
                 raise StripeResponseError(f"{where} has more than {MAX_EMBEDDED_ITEMS} items")
             if not page["has_more"]:
                 return {**embedded, "data": items, "has_more": False}
+
+
+def _cut_lists(
+    value: dict[str, Any], prefix: str = "", depth: int = 0
+) -> Iterator[tuple[dict[str, Any], str, dict[str, Any], str]]:
+    """Every list cut short in ``value`` and in the objects expanded into it (up to 4 levels, as
+    Stripe expands): ``(the dict holding it, its key, the list, the path to that dict)``."""
+    for name, child in list(value.items()):
+        if not isinstance(child, dict):
+            continue
+        if child.get("object") == "list":
+            if child.get("has_more") is True:
+                yield value, name, child, prefix
+        elif depth < 3 and "object" in child:  # an expanded object
+            yield from _cut_lists(child, f"{prefix}{name}.", depth + 1)
+
+
+def listed_paths(params: Mapping[str, Any]) -> list[str]:
+    """A list request's ``expand`` paths as seen from one of its records (``data.x`` → ``x``)."""
+    return [path[len("data.") :] for path in params.get("expand") or () if path.startswith("data.")]
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    """``repr(value)``, cut to ``limit`` characters: server text in a message stays readable."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
 class ClientUsage:
@@ -1121,12 +1163,13 @@ class ListIterator(ClientUsage, Iterator[dict[str, Any]]):
             data: list[dict[str, Any]] = page["data"]
             if data:
                 boundary = self._check_sequence(data, boundary, backwards)
-            if self.complete_lists:
-                self.client.complete_lists(data)
             self._count_page(len(data))
             if remaining is not None:
                 remaining -= len(data)
-            yield from (reversed(data) if backwards else data)
+            for record in reversed(data) if backwards else data:
+                if self.complete_lists:  # one record at a time: memory holds one record's lists
+                    self.client.complete_lists([record], listed_paths(params))
+                yield record
             if not page["has_more"]:
                 return
             if remaining == 0:
@@ -1163,13 +1206,23 @@ class SearchIterator(ListIterator):
     """Results of a Stripe search (``/v1/<collection>/search``), page by page with ``next_page``.
 
     Search pages carry an opaque ``page`` cursor instead of object ids, and its
-    results are in Stripe's relevance order, not ``created`` order.
+    results are in Stripe's relevance order, not ``created`` order. A result seen
+    twice means the pages cycle: that fails rather than loop (memory: the ids seen).
     """
 
     expect = "search"
 
     def _check_sequence(self, data: list[dict[str, Any]], boundary: Any, backwards: bool) -> Any:
-        return None
+        seen: set[str] = boundary if isinstance(boundary, set) else set()
+        for record in data:
+            if record["id"] in seen:
+                repeated = self.client.redact(_short(record["id"]))
+                raise StripeResponseError(
+                    f"GET /v1/{self.collection} answered {repeated} again after page {self.pages}: "
+                    "its pages cycle, so the search would never end"
+                )
+            seen.add(record["id"])
+        return seen
 
     def _turn_page(self, params: dict[str, Any], page: dict[str, Any], backwards: bool) -> None:
         params["page"] = page["next_page"]
@@ -1352,7 +1405,7 @@ class _Crew:
                         if not other.fetched and other.hi is not None and other.hi <= window.lo:
                             other.density = None
             if self.complete_lists:
-                self.client.complete_lists(keep)
+                self.client.complete_lists(keep, listed_paths(params))
             self._put(keep)
             if done:
                 return

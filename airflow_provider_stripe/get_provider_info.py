@@ -23,7 +23,8 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-stripe",
         "name": "Stripe",
-        "description": "`Stripe <https://stripe.com/>`__: read customers into Airflow pipelines.",
+        "description": "`Stripe <https://stripe.com/>`__: read customers, invoices, subscriptions, charges "
+        "and 25 more object types into Airflow pipelines.",
         "versions": [__version__],
         "integrations": [
             {

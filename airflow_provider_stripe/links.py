@@ -11,6 +11,8 @@ if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
     from airflow.sdk.types import TaskInstanceKey
 
+    from airflow_provider_stripe.resources import Resource
+
 DASHBOARD = "https://dashboard.stripe.com"
 
 
@@ -23,6 +25,17 @@ def dashboard_url(*path: str, mode: str, stripe_account: str | None = None) -> s
         parts.append("test")
     parts += [quote(part, safe="") for part in path]
     return "/".join(parts)
+
+
+def resource_dashboard_url(
+    resource: Resource, *object_id: str, mode: str, stripe_account: str | None = None
+) -> str | None:
+    """The page of a resource (or of one object of it), or None where the Dashboard has none."""
+    if resource.dashboard_path is None:
+        return None
+    return dashboard_url(
+        *resource.dashboard_path.split("/"), *object_id, mode=mode, stripe_account=stripe_account
+    )
 
 
 def customer_dashboard_url(customer_id: str, *, mode: str, stripe_account: str | None = None) -> str:

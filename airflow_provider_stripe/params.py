@@ -16,6 +16,7 @@ import pendulum
 
 from airflow_provider_stripe.exceptions import StripeParameterError
 from airflow_provider_stripe.resources import (
+    AMOUNT_RANGE,
     ARRAY,
     BOOLEAN,
     EMAIL,
@@ -252,6 +253,14 @@ def check_filter(value: Any, param: str, kind: FilterKind) -> Any:
         return check_int(value, param, minimum=0)
     if kind == RANGE:
         return normalize_created(value, param)
+    if kind == AMOUNT_RANGE:
+        bounds = value if isinstance(value, Mapping) else {"eq": value}
+        if not bounds or set(bounds) - {"eq", *CREATED_OPERATORS}:
+            raise StripeParameterError(
+                param, f"must be an amount or a range of gt, gte, lt, lte, got {value!r}"
+            )
+        checked = {op: check_int(bound, f"{param}[{op}]", minimum=0) for op, bound in bounds.items()}
+        return checked.get("eq", checked)
     if kind == ARRAY:
         values = [value] if isinstance(value, str) else value
         if not isinstance(values, (list, tuple)) or not values:
@@ -279,7 +288,9 @@ def object_list_params(
     """Validate a list request of ``resource`` against its registry row; return Stripe's parameters.
 
     A filter the resource does not take, or a value of the wrong kind, fails here,
-    before any request. The row's ``list_defaults`` fill filters not given.
+    before any request. The row's ``list_defaults`` fill filters not named at all;
+    one named with None is left to Stripe's own default (subscriptions:
+    ``status=None`` lists every status but canceled, as Stripe does).
     """
     if filters is not None and not isinstance(filters, Mapping):
         raise StripeParameterError("filters", f"must be a mapping of filter names to values, got {filters!r}")
@@ -294,13 +305,15 @@ def object_list_params(
             )
         if value is not None and value != "":
             checked[name] = check_filter(value, name, resource.filters[name])
+    defaults = {name: value for name, value in resource.list_defaults.items() if name not in (filters or {})}
     return list_params(
         limit=limit,
         starting_after=starting_after,
         ending_before=ending_before,
         created=created if resource.created else None,
         expand=expand,
-        **{**resource.list_defaults, **checked},
+        **defaults,
+        **checked,
     )
 
 

@@ -29,6 +29,7 @@ EMAIL = "email"  #: an email address (at most 512 characters)
 BOOLEAN = "boolean"  #: True or False (or a template's "true"/"false")
 INTEGER = "integer"
 RANGE = "range"  #: a timestamp or ``{"gt"|"gte"|"lt"|"lte": timestamp}``, as ``created``
+AMOUNT_RANGE = "amount_range"  #: an amount or ``{"gt"|"gte"|"lt"|"lte": amount}``, in the smallest unit
 ARRAY = "array"  #: a list of strings (sent as ``name[]``)
 FilterKind = Union[str, tuple[str, ...]]
 
@@ -45,8 +46,8 @@ class Resource:
     path: str
     #: The ``object`` field of its records (``customer``, ``checkout.session``).
     object: str
-    #: Its page in the Dashboard, under ``dashboard.stripe.com[/acct][/test]/``.
-    dashboard_path: str
+    #: Its page in the Dashboard, under ``dashboard.stripe.com[/acct][/test]/`` (None: no link).
+    dashboard_path: str | None
     #: The list's filters besides ``limit``, the cursors, ``created`` and ``expand``.
     filters: Mapping[str, FilterKind] = field(default_factory=lambda: _frozen({}))
     #: The list takes ``created`` (and so can be exported in parallel ``created`` windows).
@@ -67,6 +68,8 @@ class Resource:
     change_capture: bool = False
     #: A deleted one still answers 200 ``{"deleted": true}`` (customers); else it answers 404.
     retrieves_deleted: bool = False
+    #: Stripe keeps these only so long (events: 30 days): an older ``created`` window is refused.
+    retention_days: int | None = None
 
     @property
     def id_param(self) -> str:
@@ -108,7 +111,7 @@ _SUBSCRIPTION_STATUSES = (
 _COLLECTION_METHODS = ("charge_automatically", "send_invoice")
 
 
-def _row(path: str, object: str, dashboard_path: str, **settings: Any) -> Resource:
+def _row(path: str, object: str, dashboard_path: str | None, **settings: Any) -> Resource:
     for name in ("filters", "list_defaults"):
         if name in settings:
             settings[name] = _frozen(settings[name])
@@ -148,7 +151,7 @@ RESOURCES: Mapping[str, Resource] = _frozen(
             _row(
                 "invoiceitems",
                 "invoiceitem",
-                "invoiceitems",
+                None,
                 filters={"customer": ID, "invoice": ID, "pending": BOOLEAN},
                 created_field="date",
                 event_prefix="invoiceitem",
@@ -204,14 +207,14 @@ RESOURCES: Mapping[str, Resource] = _frozen(
             _row(
                 "refunds",
                 "refund",
-                "refunds",
+                None,
                 filters={"charge": ID, "payment_intent": ID},
                 event_prefix="refund",
             ),
             _row(
                 "disputes",
                 "dispute",
-                "disputes",
+                None,
                 filters={"charge": ID, "payment_intent": ID},
                 event_prefix="charge.dispute",
             ),
@@ -241,14 +244,14 @@ RESOURCES: Mapping[str, Resource] = _frozen(
             _row(
                 "promotion_codes",
                 "promotion_code",
-                "promotion_codes",
+                None,
                 filters={"active": BOOLEAN, "code": STRING, "coupon": ID, "customer": ID},
                 event_prefix="promotion_code",
             ),
             _row(
                 "balance_transactions",
                 "balance_transaction",
-                "balance/history",
+                None,
                 filters={"currency": STRING, "payout": ID, "source": ID, "type": STRING},
             ),
             _row(
@@ -261,7 +264,7 @@ RESOURCES: Mapping[str, Resource] = _frozen(
             _row(
                 "credit_notes",
                 "credit_note",
-                "credit_notes",
+                None,
                 filters={"customer": ID, "invoice": ID},
                 created=False,
                 lists=("lines",),
@@ -270,7 +273,7 @@ RESOURCES: Mapping[str, Resource] = _frozen(
             _row(
                 "checkout/sessions",
                 "checkout.session",
-                "checkout/sessions",
+                None,
                 filters={
                     "customer": ID,
                     "payment_intent": ID,
@@ -295,11 +298,11 @@ RESOURCES: Mapping[str, Resource] = _frozen(
                 lists=("external_accounts",),
                 event_prefix="account",
             ),
-            _row("plans", "plan", "plans", filters={"active": BOOLEAN, "product": ID}, event_prefix="plan"),
+            _row("plans", "plan", None, filters={"active": BOOLEAN, "product": ID}, event_prefix="plan"),
             _row(
                 "setup_intents",
                 "setup_intent",
-                "setup_intents",
+                None,
                 filters={"attach_to_self": BOOLEAN, "customer": ID, "payment_method": ID},
                 event_prefix="setup_intent",
             ),
@@ -322,8 +325,8 @@ RESOURCES: Mapping[str, Resource] = _frozen(
             _row(
                 "topups",
                 "topup",
-                "topups",
-                filters={"amount": RANGE, "status": ("canceled", "failed", "pending", "succeeded")},
+                None,
+                filters={"amount": AMOUNT_RANGE, "status": ("canceled", "failed", "pending", "succeeded")},
                 event_prefix="topup",
             ),
             _row(
@@ -342,7 +345,7 @@ RESOURCES: Mapping[str, Resource] = _frozen(
             _row(
                 "shipping_rates",
                 "shipping_rate",
-                "shipping-rates",
+                None,
                 filters={"active": BOOLEAN, "currency": STRING},
             ),
             _row(
@@ -354,13 +357,14 @@ RESOURCES: Mapping[str, Resource] = _frozen(
                 lists=("line_items",),
                 event_prefix="payment_link",
             ),
-            _row("reviews", "review", "radar/reviews", event_prefix="review"),
-            _row("file_links", "file_link", "file_links", filters={"expired": BOOLEAN, "file": ID}),
+            _row("reviews", "review", None, event_prefix="review"),
+            _row("file_links", "file_link", None, filters={"expired": BOOLEAN, "file": ID}),
             _row(
                 "events",
                 "event",
                 "events",
                 filters={"type": STRING, "types": ARRAY, "delivery_success": BOOLEAN},
+                retention_days=30,
             ),
         )
     }

@@ -140,3 +140,80 @@ def test_embedded_list_urls_are_parsed_strictly():
     )
     for url in ("/v1/", "/v1//x", "/v1/x#frag", "/v1/x?a=1&a", "v1/x", "/v1/x?expand[]=y", 5, "/v1/x y"):
         assert embedded_list_request(url) is None, url
+
+
+def test_lists_inside_expanded_objects_are_completed_too(stripe_conn: FakeStripe, invoices):
+    """An invoice with its subscription expanded: the subscription's items come whole as well."""
+    [subscription] = stripe_conn.seed_objects("subscriptions", 1, embedded={"items": 30})
+    served = StripeHook().get_object("subscriptions", subscription["id"], complete_lists=False)
+    assert len(served["items"]["data"]) == 10 and served["items"]["has_more"]
+
+    def expanded(body: dict[str, Any]) -> dict[str, Any]:
+        return {**body, "subscription": served}
+
+    stripe_conn.faults.append(Fault(transform=expanded))
+    got = StripeHook().get_object("invoices", invoices[0]["id"], expand=["subscription"])
+    assert line_ids(got["subscription"], "items") == line_ids(subscription, "items")
+    assert got["subscription"]["items"]["has_more"] is False
+
+
+def test_expand_reaches_the_items_paged_after_the_first_ten(invoices, stripe_conn: FakeStripe):
+    big = invoices[2]
+    stripe_conn.clear_log()
+    StripeHook().get_object("invoices", big["id"], expand=["lines.data.discounts", "customer"])
+    pages = [
+        dict(r["query"]) | {"expand": [v for k, v in r["query"] if k == "expand[]"]}
+        for r in stripe_conn.requests
+    ]
+    assert pages[0]["expand"] == ["lines.data.discounts", "customer"]
+    assert [p["expand"] for p in pages[1:]] == [["data.discounts"]] * 3
+    with StripeHook().iter_objects("invoices", expand=["data.lines.data.discounts"]) as records:
+        list(records)
+    sub_pages = [r for r in stripe_conn.requests if r["path"].endswith("/lines")][3:]
+    assert sub_pages and all(("expand[]", "data.discounts") in r["query"] for r in sub_pages)
+
+
+def test_a_server_text_in_an_error_is_redacted_and_short(invoices, stripe_conn: FakeStripe):
+    from tests.stripe_server import DEFAULT_KEY
+
+    stripe_conn.faults.append(Fault(transform=cut(f"https://evil.example/?k={DEFAULT_KEY}&pad={'x' * 5000}")))
+    with pytest.raises(StripeResponseError) as raised:
+        StripeHook().get_object("invoices", invoices[0]["id"])
+    assert DEFAULT_KEY not in str(raised.value) and len(str(raised.value)) < 400
+
+
+def test_an_item_with_an_unhashable_id_is_a_stripe_error(invoices, stripe_conn: FakeStripe):
+    def odd(body: dict[str, Any]) -> dict[str, Any]:
+        body["lines"] = {
+            **body["lines"],
+            "has_more": True,
+            "data": [{"id": {"x": 1}}, *body["lines"]["data"]],
+        }
+        return body
+
+    stripe_conn.faults.append(Fault(transform=odd))
+    with pytest.raises(StripeResponseError, match="an item without an id"):
+        StripeHook().get_object("invoices", invoices[0]["id"])
+
+
+def test_an_escaped_separator_is_not_followed(invoices, stripe_conn: FakeStripe):
+    for url in ("/v1/invoices/in_1/%2e%2e%2f%2e%2e%2fcustomers", "/v1/invoices/in_1/..%5Ccustomers"):
+        assert embedded_list_request(url) is None, url
+
+
+def test_search_pages_that_cycle_fail_instead_of_looping(stripe_conn: FakeStripe):
+    stripe_conn.seed_objects("products", 6)
+    again: dict[str, Any] = {}
+
+    def cycle(body: dict[str, Any]) -> dict[str, Any]:  # fresh page tokens, the first results again
+        again.setdefault("data", body["data"])
+        return {**body, "data": again["data"]}
+
+    stripe_conn.random_faults = [Fault(transform=cycle)]
+    stripe_conn.fault_rate = 1.0
+    with (
+        pytest.raises(StripeResponseError, match="its pages cycle"),
+        StripeHook().search("products", "active:'true'", page_size=3) as results,
+    ):
+        list(results)
+    assert len(stripe_conn.requests) == 2

@@ -89,7 +89,7 @@ def test_get_operator_link_lineage_and_deleted(stripe_server: FakeStripe, monkey
     assert [(d.namespace, d.name) for d in lineage.inputs] == [("stripe://live/acct_GET", "charges")]
     lister = StripeListOperator(task_id="l", resource="checkout/sessions", stripe_account="acct_GET")
     lister.execute({})
-    assert lister.stripe_dashboard_url == "https://dashboard.stripe.com/acct_GET/checkout/sessions"
+    assert lister.stripe_dashboard_url is None  # no Dashboard page known for sure: no link
     lineage = lister.get_openlineage_facets_on_complete(None)
     assert [(d.namespace, d.name) for d in lineage.inputs] == [
         ("stripe://live/acct_GET", "checkout/sessions")
@@ -166,3 +166,18 @@ StripeListOperator.partial(task_id="each").expand(
     assert all(
         rec["_stripe_account"] == r[1]["stripe_account"] for r in results.values() for rec in r[1]["data"]
     )
+
+
+def test_the_customers_operator_refuses_generic_arguments_it_would_ignore():
+    from airflow_provider_stripe.operators import StripeListCustomersOperator
+
+    for name, value in (("filters", {"email": "a@b.c"}), ("resource", "invoices")):
+        with pytest.raises(TypeError, match=f"takes no '{name}'"):
+            StripeListCustomersOperator(task_id="t", **{name: value})
+
+
+def test_no_dashboard_link_where_the_dashboard_has_no_page(stripe_conn: FakeStripe):
+    [item] = stripe_conn.seed_objects("invoiceitems", 1)
+    getter = StripeGetOperator(task_id="g", resource="invoiceitems", object_id=item["id"])
+    assert getter.execute({})["id"] == item["id"]
+    assert getter.stripe_dashboard_url is None

@@ -17,7 +17,17 @@ import pytest
 
 from airflow_provider_stripe.exceptions import StripeParameterError
 from airflow_provider_stripe.params import object_list_params
-from airflow_provider_stripe.resources import ARRAY, BOOLEAN, EMAIL, ID, INTEGER, RANGE, RESOURCES, STRING
+from airflow_provider_stripe.resources import (
+    AMOUNT_RANGE,
+    ARRAY,
+    BOOLEAN,
+    EMAIL,
+    ID,
+    INTEGER,
+    RANGE,
+    RESOURCES,
+    STRING,
+)
 
 SPEC: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parent / "data" / "stripe-openapi-objects.json").read_text()
@@ -26,7 +36,7 @@ SPEC: dict[str, Any] = json.loads(
 COMMON = {"limit", "starting_after", "ending_before", "expand", "created"}
 #: The spec's kind for each registry kind.
 SPEC_KIND = {ID: "string", STRING: "string", EMAIL: "string", BOOLEAN: "boolean", INTEGER: "integer"}
-SPEC_KIND |= {RANGE: "range", ARRAY: "array"}
+SPEC_KIND |= {RANGE: "range", AMOUNT_RANGE: "range", ARRAY: "array"}
 
 
 def test_the_registry_and_the_extract_cover_the_same_resources():

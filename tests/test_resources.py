@@ -221,3 +221,31 @@ def test_unknown_resource_and_bad_ids_fail_before_any_request(stripe_conn: FakeS
         hook.get_object(path, "..")
     assert raised.value.param == RESOURCES[path].id_param
     assert stripe_conn.requests == []
+
+
+def test_stripes_own_default_stays_reachable(stripe_conn: FakeStripe):
+    """Subscriptions list every status unless told; ``status=None`` asks for Stripe's own default."""
+    seeded = seed(stripe_conn, "subscriptions", 6, status=lambda i: ("active", "canceled")[i % 2])
+    hook = StripeHook()
+    with hook.iter_objects("subscriptions") as every:
+        assert len(list(every)) == 6
+    with hook.iter_objects("subscriptions", status=None) as default:
+        assert [s["id"] for s in default] == [s["id"] for s in seeded if s["status"] != "canceled"]
+    assert dict(stripe_conn.requests[-1]["query"]).get("status") is None
+
+
+def test_amount_ranges_take_amounts_not_dates(stripe_conn: FakeStripe):
+    hook = StripeHook()
+    topups = seed(stripe_conn, "topups", 4, amount=lambda i: 1000 * (i + 1))
+    with hook.iter_objects("topups", amount={"gte": 2000, "lt": 4000}) as records:
+        assert [r["amount"] for r in records] == [3000, 2000]
+    for bad in ({"gte": "2024-01-01"}, {"gte": 10.5}, {"after": 5}, -1):
+        with pytest.raises(StripeParameterError, match="amount"):
+            hook.iter_objects("topups", amount=bad)
+    assert len(topups) == 4
+
+
+def test_events_listed_generically_keep_the_30_day_rule(stripe_conn: FakeStripe):
+    with pytest.raises(StripeParameterError, match="more than 30 days ago"):
+        StripeHook().iter_objects("events", created={"gte": "2020-01-01"})
+    assert stripe_conn.requests == []

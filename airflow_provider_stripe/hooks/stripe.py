@@ -21,6 +21,7 @@ from airflow_provider_stripe.client import (
     ListIterator,
     StripeClient,
     base_url_from,
+    listed_paths,
 )
 from airflow_provider_stripe.exceptions import StripeConfigurationError, StripeParameterError
 from airflow_provider_stripe.params import (
@@ -189,7 +190,7 @@ class StripeHook(BaseHook):
         params = list_params(expand=expand)
         record = self.client.retrieve(spec.path, object_id, params, id_param=spec.id_param)
         if complete:
-            self.client.complete_lists([record])
+            self.client.complete_lists([record], params.get("expand"))
         return record
 
     def list_objects(
@@ -223,7 +224,7 @@ class StripeHook(BaseHook):
         )
         page = self.client.request(spec.path, params, expect="list")
         if complete:
-            self.client.complete_lists(page["data"])
+            self.client.complete_lists(page["data"], listed_paths(params))
         return page
 
     def iter_objects(
@@ -261,6 +262,8 @@ class StripeHook(BaseHook):
             expand=expand,
             filters=filters,
         )
+        if spec.retention_days is not None:  # events: a window Stripe no longer covers is refused
+            check_event_window(params.get("created"), time.time(), required=False)
         if not spec.created and check_int(parallelism, "parallelism", minimum=1) > 1:
             raise StripeParameterError(
                 "parallelism", f"splits created windows, and the {spec.path} list takes no created filter"
@@ -307,9 +310,15 @@ class StripeHook(BaseHook):
             complete_lists=check_bool(complete_lists, "complete_lists"),
         )
 
-    def get_customer(self, customer_id: str, *, expand: str | Iterable[str] | None = None) -> dict[str, Any]:
+    def get_customer(
+        self,
+        customer_id: str,
+        *,
+        expand: str | Iterable[str] | None = None,
+        complete_lists: bool = True,
+    ) -> dict[str, Any]:
         """Retrieve one customer (a deleted one comes back as ``{"id", "object", "deleted": true}``)."""
-        return self.get_object(CUSTOMERS, customer_id, expand=expand)
+        return self.get_object(CUSTOMERS, customer_id, expand=expand, complete_lists=complete_lists)
 
     def list_customers(
         self,
@@ -321,6 +330,7 @@ class StripeHook(BaseHook):
         created: CreatedFilter | None = None,
         test_clock: str | None = None,
         expand: str | Iterable[str] | None = None,
+        complete_lists: bool = True,
     ) -> dict[str, Any]:
         """One page of customers: Stripe's list object (``object``, ``data``, ``has_more``, ``url``)."""
         return self.list_objects(
@@ -330,6 +340,7 @@ class StripeHook(BaseHook):
             ending_before=ending_before,
             created=created,
             expand=expand,
+            complete_lists=complete_lists,
             email=email,
             test_clock=test_clock,
         )
@@ -346,6 +357,7 @@ class StripeHook(BaseHook):
         test_clock: str | None = None,
         expand: str | Iterable[str] | None = None,
         parallelism: int = 1,
+        complete_lists: bool = True,
     ) -> ListIterator:
         """Every matching customer, lazily; :meth:`iter_objects` for ``"customers"``."""
         return self.iter_objects(
@@ -357,6 +369,7 @@ class StripeHook(BaseHook):
             created=created,
             expand=expand,
             parallelism=parallelism,
+            complete_lists=complete_lists,
             email=email,
             test_clock=test_clock,
         )

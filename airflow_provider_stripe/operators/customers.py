@@ -141,6 +141,12 @@ class StripeListCustomersOperator(StripeListOperator):
             ]
         elif email is not None:
             kwargs["email"] = email  # default_args' (or a mapped task's) alert address, never a filter
+        for name in ("resource", "filters"):
+            if name in kwargs:
+                raise TypeError(
+                    f"StripeListCustomersOperator takes no {name!r}: its filters are its own parameters "
+                    "(customer_email, test_clock, created); use StripeListOperator for other resources"
+                )
         super().__init__(
             resource=CUSTOMERS,
             created=created,

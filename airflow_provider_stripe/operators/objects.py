@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator
 
 from airflow_provider_stripe.exceptions import StripeFailError, StripeParameterError
-from airflow_provider_stripe.links import StripeDashboardLink, dashboard_url
+from airflow_provider_stripe.links import StripeDashboardLink, resource_dashboard_url
 from airflow_provider_stripe.params import (
     DEFAULT_CONN_ID,
     MAX_PAGE_SIZE,
@@ -66,8 +66,8 @@ class _StripeOperator(BaseOperator):
         client = hook.get_conn()
         self._lineage_source = (client.mode, client.stripe_account)
         self._lineage_resource = resource.path
-        self.stripe_dashboard_url = dashboard_url(
-            *resource.dashboard_path.split("/"), mode=client.mode, stripe_account=client.stripe_account
+        self.stripe_dashboard_url = resource_dashboard_url(
+            resource, mode=client.mode, stripe_account=client.stripe_account
         )
         return hook
 
@@ -116,9 +116,7 @@ class _StripeOperator(BaseOperator):
         read through a Connect account carry it as ``_stripe_account``.
         """
         account = self._account
-        tagged: Iterable[dict[str, Any]] = (
-            records if account is None else ({**record, ACCOUNT_KEY: account} for record in records)
-        )
+        tagged: Iterable[dict[str, Any]] = map(self._tagged, records)
         if account is not None:
             extra = _with_account(extra, account)
         if target is None:
@@ -130,7 +128,10 @@ class _StripeOperator(BaseOperator):
                     "object storage, narrow the request (limit, created), or raise max_xcom_records."
                 )
             self._log_summary(records, "XCom")
-            return {"object": "list", "url": url, "has_more": records.has_more, "data": data, **extra()}
+            kind = (
+                "search_result" if getattr(records, "expect", None) == "search" else "list"
+            )  # Stripe's names
+            return {"object": kind, "url": url, "has_more": records.has_more, "data": data, **extra()}
 
         from airflow_provider_stripe.output import output_summary, write_records
 
@@ -147,6 +148,18 @@ class _StripeOperator(BaseOperator):
     def _account(self) -> str | None:
         """The Connect account the last hook acted on (the operator's or the connection's), if any."""
         return self._lineage_source[1] if self._lineage_source else None
+
+    def _tagged(self, record: dict[str, Any]) -> dict[str, Any]:
+        """``record`` with the Connect account it was read through, as ``_stripe_account``."""
+        account = self._account
+        return record if account is None else {**record, ACCOUNT_KEY: account}
+
+    @staticmethod
+    def _fetch_limit(limit: int | None, max_xcom_records: int, *, to_xcom: bool) -> int | None:
+        """How many records to ask for: to XCom, one more than it may hold, to tell "too many"."""
+        if not to_xcom:
+            return limit
+        return max_xcom_records + 1 if limit is None else min(limit, max_xcom_records + 1)
 
     def _log_summary(self, records: ListIterator | ChangeIterator, destination: str) -> None:
         more = "; more records match beyond limit" if records.has_more else ""
@@ -281,10 +294,7 @@ class StripeListOperator(_StripeOperator):
                 "limit", "cannot be combined with parallelism: a parallel run exports every match"
             )
         target = self._output(self.output_path, self.output_conn_id, self.output_format)
-        fetch = limit
-        if target is None and not parallel:
-            # Fetch one more than XCom may hold, to tell "too many" from "exactly enough".
-            fetch = max_xcom_records + 1 if limit is None else min(limit, max_xcom_records + 1)
+        fetch = self._fetch_limit(limit, max_xcom_records, to_xcom=target is None and not parallel)
         hook = self._hook(spec, max_requests_per_second=self.max_requests_per_second)
         with hook.iter_objects(
             spec.path,
@@ -371,19 +381,17 @@ class StripeGetOperator(_StripeOperator):
         target = self._output(self.output_path, self.output_conn_id, "json")
         hook = self._hook(spec)
         mode, account = self._lineage_source or ("unknown", None)
-        self.stripe_dashboard_url = dashboard_url(
-            *spec.dashboard_path.split("/"), object_id, mode=mode, stripe_account=account
-        )
+        self.stripe_dashboard_url = resource_dashboard_url(spec, object_id, mode=mode, stripe_account=account)
         record = hook.get_object(
             spec.path, object_id, expand=self.expand or None, complete_lists=self.complete_lists
         )
         what = f"Stripe {spec.object} {object_id}"
         if record.get("deleted"):
             if fail_on_deleted:
-                raise StripeFailError(f"{what} is deleted (fail_on_deleted=True).")
+                deleted = f"Stripe {spec.object} {object_id!r} is deleted"
+                raise StripeFailError(f"{deleted} (fail_on_deleted=True).")
             self.log.warning("%s is deleted; returning Stripe's deleted object.", what)
-        if account is not None:
-            record = {**record, ACCOUNT_KEY: account}
+        record = self._tagged(record)
         if target is None:
             return record
 
@@ -478,9 +486,7 @@ class StripeSearchOperator(_StripeOperator):
         limit = check_optional_int(self.limit, "limit", minimum=1)
         max_xcom_records = check_int(self.max_xcom_records, "max_xcom_records", minimum=0)
         target = self._output(self.output_path, self.output_conn_id, self.output_format)
-        fetch = limit
-        if target is None:
-            fetch = max_xcom_records + 1 if limit is None else min(limit, max_xcom_records + 1)
+        fetch = self._fetch_limit(limit, max_xcom_records, to_xcom=target is None)
         hook = self._hook(spec, max_requests_per_second=self.max_requests_per_second)
         with hook.search(
             spec.path,
