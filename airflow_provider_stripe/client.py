@@ -801,9 +801,12 @@ class StripeClient:
         self.stats.add(retries=1)
         exc = state.outcome.exception() if state.outcome else None
         assert isinstance(exc, StripeAPIError)
+        status = exc.http_status if exc.http_status is not None else "no response"
+        if exc.rate_limited_reason:
+            status = f"{status}, reason={exc.rate_limited_reason}"
         log.warning(
             "Stripe request failed (status %s, attempt %d of %d), retrying in %.2fs | Request-Id=%s | %s",
-            exc.http_status if exc.http_status is not None else "no response",
+            status,
             state.attempt_number,
             self.max_retries + 1,
             state.upcoming_sleep,

@@ -726,7 +726,18 @@ class FakeStripe(ThreadingHTTPServer):
         self.random_faults: list[Fault] = []
         self.rng = random.Random(1234)
         self.latency = 0.0
+        #: Stripe's limits, per second: overall (``global-rate``) and per endpoint (``endpoint-rate``,
+        #: an endpoint being a method and a path with its ids left out), and requests in flight
+        #: (``global-concurrency``). A request over one is answered 429 naming it in
+        #: ``Stripe-Rate-Limited-Reason``; ``limited_by`` counts them by reason.
         self.rate_limit: int | None = None
+        self.endpoint_rate_limit: int | None = None
+        self.concurrency_limit: int | None = None
+        self.limited_by: collections.Counter[str] = collections.Counter()
+        self._endpoint_windows: dict[str, collections.deque[float]] = collections.defaultdict(
+            collections.deque
+        )
+        self.in_flight = 0
         self.log_requests = True
         self._window: collections.deque[float] = collections.deque()
         self.rate_limited = 0
@@ -979,18 +990,48 @@ class FakeStripe(ThreadingHTTPServer):
                 return self.rng.choice(self.random_faults)
         return None
 
-    def over_rate_limit(self) -> bool:
-        if not self.rate_limit:
-            return False
+    def over_rate_limit(self, method: str = "GET", path: str = "/") -> str | None:
+        """The limit this request, counted on arrival, is over (its 429 reason), or None.
+
+        A request over a limit does not count against it, so a client that slows
+        down gets through at the limit's rate."""
         with self.lock:
             now = time.monotonic()
-            while self._window and now - self._window[0] >= 1.0:
-                self._window.popleft()
-            if len(self._window) >= self.rate_limit:
-                self.rate_limited += 1
-                return True
-            self._window.append(now)
-            return False
+            if self.concurrency_limit and self.in_flight >= self.concurrency_limit:
+                reason = "global-concurrency"
+            elif self.rate_limit and _over(self._window, now, self.rate_limit):
+                reason = "global-rate"
+            elif self.endpoint_rate_limit and _over(
+                self._endpoint_windows[endpoint_of(method, path)], now, self.endpoint_rate_limit
+            ):
+                reason = "endpoint-rate"
+            else:
+                if self.rate_limit:
+                    self._window.append(now)
+                if self.endpoint_rate_limit:
+                    self._endpoint_windows[endpoint_of(method, path)].append(now)
+                return None
+            self.rate_limited += 1
+            self.limited_by[reason] += 1
+            return reason
+
+
+def _over(window: collections.deque[float], now: float, limit: int) -> bool:
+    """Whether ``window`` (arrival times) already holds ``limit`` requests of the last second."""
+    while window and now - window[0] >= 1.0:
+        window.popleft()
+    return len(window) >= limit
+
+
+def endpoint_of(method: str, path: str) -> str:
+    """A request's endpoint for rate limits: its method and path, ids left out."""
+    parts = path.strip("/").split("/")
+    return " ".join(
+        [
+            method,
+            *(part if i == 0 or part in ("search", "lines", "v1") else "*" for i, part in enumerate(parts)),
+        ]
+    )
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -1030,7 +1071,25 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.log_requests:
             with self.server.lock:
                 self.server.requests.append(entry)
-        limited = self.server.over_rate_limit()  # counted on arrival, as Stripe does
+        limited = self.server.over_rate_limit(method, parts.path)  # counted on arrival, as Stripe does
+        with self.server.lock:
+            self.server.in_flight += 1
+        try:
+            self.answer(method, parts, query, form, entry, request_id, limited)
+        finally:
+            with self.server.lock:
+                self.server.in_flight -= 1
+
+    def answer(
+        self,
+        method: str,
+        parts: Any,
+        query: list[tuple[str, str]],
+        form: list[tuple[str, str]],
+        entry: dict[str, Any],
+        request_id: str,
+        limited: str | None,
+    ) -> None:
         fault = self.server.next_fault()
         delay = self.server.latency + (fault.delay if fault else 0.0)
         if delay:
@@ -1050,7 +1109,12 @@ class Handler(BaseHTTPRequestHandler):
                     headers=fault.headers,
                 )
             if limited:
-                raise StripeError(429, "Too many requests hit the API too quickly.", code="rate_limit")
+                raise StripeError(
+                    429,
+                    "Too many requests hit the API too quickly.",
+                    code="rate_limit",
+                    headers={"Stripe-Rate-Limited-Reason": limited},
+                )
             store = self.authenticate()
             if method == "GET":
                 body = self.route(parts.path, query, store)
@@ -1626,7 +1690,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=3000)
     parser.add_argument("--key", default=DEFAULT_KEY)
     parser.add_argument("--latency", type=float, default=0.0)
-    parser.add_argument("--rate-limit", type=int, default=None)
+    parser.add_argument("--rate-limit", type=int, default=None, help="requests per second, overall")
+    parser.add_argument("--endpoint-rate-limit", type=int, default=None, help="per endpoint, per second")
+    parser.add_argument("--concurrency-limit", type=int, default=None, help="requests in flight")
     parser.add_argument("--days", type=int, default=30, help="spread created over the last N days")
     parser.add_argument(
         "--objects",
@@ -1646,6 +1712,7 @@ def main() -> None:
         seeds.append((path, int(count)))
     server = FakeStripe(args.host, args.port, api_keys=[args.key])
     server.latency, server.rate_limit, server.log_requests = args.latency, args.rate_limit, False
+    server.endpoint_rate_limit, server.concurrency_limit = args.endpoint_rate_limit, args.concurrency_limit
     now = int(time.time())
     rng = random.Random(42)
     span = args.days * 86400
