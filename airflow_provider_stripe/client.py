@@ -1032,8 +1032,8 @@ def _cut_lists(
 ) -> Iterator[tuple[dict[str, Any], str, dict[str, Any], str]]:
     """Every list cut short in ``value`` and in the objects expanded into it (up to 4 levels, as
     Stripe expands): ``(the dict holding it, its key, the list, the path to that dict)``."""
-    for name, child in list(value.items()):
-        if not isinstance(child, dict):
+    for name, child in value.items():  # callers replace values only: the dict never grows
+        if type(child) is not dict:
             continue
         if child.get("object") == "list":
             if child.get("has_more") is True:

@@ -60,6 +60,7 @@ class Rate:
         self._next_slot = 0.0
         self._updated = time.monotonic()
         self._cut_at = -math.inf
+        self._last_sent = -math.inf
 
     def reserve(self, at: float) -> float:
         """The earliest time from ``at`` this bucket lets a request go; that slot is taken."""
@@ -69,6 +70,14 @@ class Rate:
         slot = max(at, self._next_slot)
         self._next_slot = slot + 1.0 / self.rate
         return slot
+
+    def wait_to_send(self, now: float) -> float:
+        """Seconds until a request may really go: slots are reserved ahead, but a thread that woke
+        late (a garbage collection, a busy machine) must not send right after another one."""
+        return max(0.0, self._last_sent + 0.9 / self.rate - now)
+
+    def sent(self, now: float) -> None:
+        self._last_sent = now
 
     def cut(self, sent: float, now: float) -> bool:
         """Halve the rate for a 429 on a request sent at ``sent``; False if already cut since."""
@@ -161,12 +170,21 @@ class AdaptivePacer:
                 bucket = self._endpoint(endpoint, search)
                 if bucket is not None:
                     slot = bucket.reserve(slot)
+                buckets = [b for b in (self.overall, bucket) if b is not None]
             if slot > now:
                 self._sleep(slot - now)
+            while True:  # spaced by when requests really went, not only by the slots handed out
+                with self._lock:
+                    now = time.monotonic()
+                    late = max((b.wait_to_send(now) for b in buckets), default=0.0)
+                    if not late:
+                        for b in buckets:
+                            b.sent(now)
+                        return now
+                self._sleep(late)
         except BaseException:
             self.in_flight.release(ok=False)
             raise
-        return time.monotonic()
 
     def release(
         self, endpoint: str, sent: float, *, search: bool = False, limited: str | None = None
