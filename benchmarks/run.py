@@ -2,9 +2,12 @@
 
 Usage: ``make bench`` (or ``python benchmarks/run.py [--output BENCHMARKS.md]`` in a
 venv with stripe-python installed). Every server is a local Stripe-compatible
-process on 127.0.0.1 (``tests/stripe_server.py``) with a configurable customer
-count, per-request latency and rate limit. Figures are ratios against a baseline
-measured in the same run, because absolute times on a shared machine are noisy.
+process on 127.0.0.1 (``tests/stripe_server.py``) with configurable objects to serve
+(customers, and any other list path such as invoices), per-request latency and rate
+limit. Throughput, memory and parallel speed-up are measured for customers and for
+invoices (a non-customer object, with an embedded ``lines`` list). Figures are ratios
+against a baseline measured in the same run, because absolute times on a shared
+machine are noisy.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import platform
 import statistics
@@ -19,7 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,13 +32,17 @@ KEY = "sk_test_benchmarkkey"
 
 
 @contextlib.contextmanager
-def server(customers: int, *, latency: float = 0.0, rate_limit: int | None = None) -> Iterator[str]:
-    """A fake Stripe in its own process (so its memory and CPU are not ours)."""
+def server(
+    objects: Mapping[str, int], *, latency: float = 0.0, rate_limit: int | None = None
+) -> Iterator[str]:
+    """A fake Stripe in its own process (so its memory and CPU are not ours), serving
+    ``objects``: how many of each list path (``{"customers": 20_000}``, ``{"invoices": 2_000}``),
+    created times spread over the last two years."""
     command = [
         sys.executable,
         str(ROOT / "tests" / "stripe_server.py"),
         "--customers",
-        str(customers),
+        str(objects.get("customers", 0)),
         "--key",
         KEY,
         "--latency",
@@ -41,6 +50,9 @@ def server(customers: int, *, latency: float = 0.0, rate_limit: int | None = Non
         "--days",
         "730",
     ]
+    for path, count in objects.items():
+        if path != "customers":
+            command += ["--objects", f"{path}={count}"]
     if rate_limit:
         command += ["--rate-limit", str(rate_limit)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
@@ -62,63 +74,71 @@ def connection_env(url: str, **extra: object) -> None:
 # -- 1. throughput to JSONL -------------------------------------------------------------------
 
 
-def ours(url: str, out: Path) -> int:
+def ours(url: str, out: Path, path: str) -> int:
+    """The provider's hook (``iter_objects``, embedded lists completed) into ``write_records``."""
     from airflow_provider_stripe.hooks.stripe import StripeHook
     from airflow_provider_stripe.output import resolve_path, write_records
 
     connection_env(url, max_requests_per_second=0)
-    return write_records(resolve_path(str(out)), StripeHook().iter_customers(), output_format="jsonl")
+    return write_records(resolve_path(str(out)), StripeHook().iter_objects(path), output_format="jsonl")
 
 
-def bare_loop(url: str, out: Path) -> int:
+def bare_loop(url: str, out: Path, path: str) -> int:
+    """The least a client can do: ``requests`` + ``json``, cursor by cursor (no retries, no checks)."""
     import requests
 
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {KEY}"
-    params: dict[str, object] = {"limit": 100}
+    params: dict[str, str | int] = {"limit": 100}
     count = 0
     with out.open("w", encoding="utf-8") as handle:
         while True:
-            page = session.get(f"{url}/v1/customers", params=params, timeout=80).json()
-            for customer in page["data"]:
-                handle.write(json.dumps(customer) + "\n")
+            page = session.get(f"{url}/v1/{path}", params=params, timeout=80).json()
+            for record in page["data"]:
+                handle.write(json.dumps(record) + "\n")
                 count += 1
             if not page["has_more"]:
                 return count
             params["starting_after"] = page["data"][-1]["id"]
 
 
-def stripe_python(url: str, out: Path) -> int:
+def stripe_python(url: str, out: Path, path: str) -> int:
+    """stripe-python's ``auto_paging_iter`` on its service for ``path`` (``client.v1.invoices`` …)."""
     import stripe
 
+    # Its two log lines per request would otherwise go through Airflow's log handlers.
+    logging.getLogger("stripe").setLevel(logging.WARNING)
     client = stripe.StripeClient(KEY, base_addresses={"api": url})
+    service = getattr(client.v1, path)
     count = 0
     with out.open("w", encoding="utf-8") as handle:
-        for customer in client.v1.customers.list({"limit": 100}).auto_paging_iter():
-            handle.write(json.dumps(customer.to_dict()) + "\n")
+        for record in service.list({"limit": 100}).auto_paging_iter():
+            # default=str: stripe-python turns *_decimal fields (an invoice line's price) into Decimal.
+            handle.write(json.dumps(record.to_dict(), default=str) + "\n")
             count += 1
     return count
 
 
-def throughput(customers: int, rounds: int) -> list[tuple[str, str]]:
+def throughput(path: str, total: int, rounds: int) -> list[tuple[str, str]]:
+    """Records of ``path`` per second to JSONL, each client against the same server, rounds interleaved."""
     runners: dict[str, Callable[[str, Path], int]] = {
-        "bare requests+json loop": bare_loop,
-        "airflow-provider-stripe hook": ours,
-        "stripe-python auto_paging_iter": stripe_python,
+        "bare requests+json loop": partial(bare_loop, path=path),
+        "airflow-provider-stripe hook": partial(ours, path=path),
+        "stripe-python auto_paging_iter": partial(stripe_python, path=path),
     }
     times: dict[str, list[float]] = {name: [] for name in runners}
-    with server(customers) as url, tempfile.TemporaryDirectory() as tmp:
+    with server({path: total}) as url, tempfile.TemporaryDirectory() as tmp:
         for _ in range(rounds):  # interleaved, so drift on a noisy machine hits all alike
             for name, run in runners.items():
                 start = time.perf_counter()
                 count = run(url, Path(tmp) / "out.jsonl")
                 times[name].append(time.perf_counter() - start)
-                assert count == customers, (name, count)
+                assert count == total, (name, count)
     base = statistics.median(times["bare requests+json loop"])
     rows = []
     for name, samples in times.items():
         median = statistics.median(samples)
-        rows.append((name, f"{customers / median:,.0f} customers/s; {base / median:.2f}× the bare loop"))
+        rows.append((name, f"{total / median:,.0f} {path}/s; {base / median:.2f}× the bare loop"))
     ours_median = statistics.median(times["airflow-provider-stripe hook"])
     sdk_median = statistics.median(times["stripe-python auto_paging_iter"])
     rows.append(("hook vs stripe-python", f"{sdk_median / ours_median:.1f}× faster"))
@@ -127,57 +147,74 @@ def throughput(customers: int, rounds: int) -> list[tuple[str, str]]:
 
 # -- 2. peak memory of the list operator --------------------------------------------------------
 
+# Customers through their own operator (as before), any other list path through the generic one.
 RSS_PROBE = """
 import json, os, resource, sys
-from airflow_provider_stripe.operators import StripeListCustomersOperator
-out = sys.argv[1]
-op = StripeListCustomersOperator(task_id="bench", output_path=out, max_requests_per_second=0)
+from airflow_provider_stripe.operators import StripeListCustomersOperator, StripeListOperator
+out, path = sys.argv[1], sys.argv[2]
+if path == "customers":
+    op = StripeListCustomersOperator(task_id="bench", output_path=out, max_requests_per_second=0)
+else:
+    op = StripeListOperator(task_id="bench", resource=path, output_path=out, max_requests_per_second=0)
 result = op.execute({})
 peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"records": result["records"], "maxrss_kb": peak_kb}))
 """
 
 
-def peak_rss(customers: int) -> tuple[int, float]:
-    with server(customers) as url, tempfile.TemporaryDirectory() as tmp:
+def peak_rss(path: str, total: int) -> tuple[int, float]:
+    """Peak RSS (MB) of a fresh interpreter running the list operator over ``total`` objects of ``path``."""
+    with server({path: total}) as url, tempfile.TemporaryDirectory() as tmp:
         env = {
             **os.environ,
             "AIRFLOW_CONN_STRIPE_DEFAULT": json.dumps({"conn_type": "stripe", "password": KEY, "host": url}),
         }
         result = subprocess.run(
-            [sys.executable, "-c", RSS_PROBE, f"{tmp}/customers.jsonl.gz"],
+            [sys.executable, "-c", RSS_PROBE, f"{tmp}/{path.replace('/', '_')}.jsonl.gz", path],
             env=env,
             capture_output=True,
             text=True,
             check=True,
         )
         probe = json.loads(result.stdout.strip().splitlines()[-1])
-        assert probe["records"] == customers
-        return customers, probe["maxrss_kb"] / 1024
+        assert probe["records"] == total, (path, probe["records"])
+        return total, probe["maxrss_kb"] / 1024
+
+
+def rss_rows(path: str, small: int, large: int) -> list[tuple[str, str]]:
+    rss = [peak_rss(path, n) for n in (small, large)]
+    return [
+        *[(f"{n:,} {path}", f"{mb:.1f} MB") for n, mb in rss],
+        (f"{large:,} − {small:,}", f"{rss[1][1] - rss[0][1]:+.1f} MB"),
+    ]
 
 
 # -- 3. parallel at Stripe's rate limit ----------------------------------------------------------
 
 
-def parallel(customers: int, latency: float, limit: int, rate: float) -> list[tuple[str, str]]:
+def parallel(path: str, total: int, latency: float, limit: int, rate: float) -> list[tuple[str, str]]:
+    """``iter_objects(path)`` with 1 and 10 workers against a slow, rate-limited server.
+
+    The server injects no faults, so every retry is a 429: they are retried (as in a task)
+    and counted in the row, so a 429 shows up in the table instead of ending the benchmark."""
     from airflow_provider_stripe.hooks.stripe import StripeHook
 
     rows = []
     results = {}
-    with server(customers, latency=latency, rate_limit=limit) as url:
-        connection_env(url, max_requests_per_second=rate, max_retries=0)
+    with server({path: total}, latency=latency, rate_limit=limit) as url:
+        connection_env(url, max_requests_per_second=rate)
         for parallelism in (1, 10):
             hook = StripeHook()
             start = time.perf_counter()
-            iterator = hook.iter_customers(parallelism=parallelism)
+            iterator = hook.iter_objects(path, parallelism=parallelism)
             count = sum(1 for _ in iterator)
             elapsed = time.perf_counter() - start
-            assert count == customers
-            results[parallelism] = customers / elapsed
+            assert count == total, (path, parallelism, count)
+            results[parallelism] = total / elapsed
             rows.append(
                 (
                     f"parallelism={parallelism}",
-                    f"{customers / elapsed:,.0f} customers/s ({iterator.requests} requests, "
+                    f"{total / elapsed:,.0f} {path}/s ({iterator.requests} requests, "
                     f"{iterator.requests / elapsed:.1f} req/s, {iterator.retries} retries/429s)",
                 )
             )
@@ -309,29 +346,27 @@ def main() -> None:
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
     sections: list[tuple[str, list[tuple[str, str]]]] = []
-    sections.append(
-        (
-            f"1. Throughput to JSONL, {small:,} customers, no latency, pacing off (median of {args.rounds})",
-            throughput(small, args.rounds),
+    for path in ("customers", "invoices"):
+        sections.append(
+            (
+                f"1. Throughput to JSONL, {small:,} {path}, no latency, pacing off (median of {args.rounds})",
+                throughput(path, small, args.rounds),
+            )
         )
-    )
-    rss = [peak_rss(n) for n in (small, large)]
+    sections.append(("2. Peak RSS, list operator writing .jsonl.gz", rss_rows("customers", small, large)))
     sections.append(
         (
-            "2. Peak RSS, list operator writing .jsonl.gz",
-            [
-                *[(f"{n:,} customers", f"{mb:.1f} MB") for n, mb in rss],
-                (f"{large:,} − {small:,}", f"{rss[1][1] - rss[0][1]:+.1f} MB"),
-            ],
+            '2. Peak RSS, list operator (`resource="invoices"`) writing .jsonl.gz',
+            rss_rows("invoices", small, large),
         )
     )
     count = 1_000 if args.quick else 10_000
-    for latency in (0.2, 0.4):
+    for path, latency in (("customers", 0.2), ("customers", 0.4), ("invoices", 0.2)):
         sections.append(
             (
-                f"3. {count:,} customers, {latency * 1000:.0f} ms per request, "
+                f"3. {count:,} {path}, {latency * 1000:.0f} ms per request, "
                 "server limit 25 req/s, pacing 24 req/s",
-                parallel(count, latency, 25, 24),
+                parallel(path, count, latency, 25, 24),
             )
         )
     sections.append(("4. Import cost (median of 7 fresh interpreters)", import_cost()))
