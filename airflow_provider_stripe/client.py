@@ -1143,7 +1143,7 @@ class ListIterator(ClientUsage, Iterator[dict[str, Any]]):
         requests_per_second = self.requests / self.elapsed
         return (
             f"{self.records} records in {self.pages} pages, {self.elapsed:.1f}s ({self.rate:.0f} records/s, "
-            f"{requests_per_second:.1f} requests/s, {self.retries} retries)"
+            f"{requests_per_second:.1f} requests/s, {self.retries} retries; {self.client.pacer.summary()})"
         )
 
     def _count_page(self, size: int) -> None:

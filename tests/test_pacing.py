@@ -126,6 +126,7 @@ def test_a_client_over_the_accounts_limit_slows_down_and_loses_nothing(stripe_se
     assert stripe_server.limited_by["global-rate"] >= 1
     assert client.pacer.slowdowns.get("global-rate", 0) >= 1
     assert client.pacer.overall.rate < 60
+    assert "; pacing " in records.summary() and "global-rate" in records.summary()  # the progress line
     assert any(
         "Stripe answered 429 (global-rate): slowing all requests" in r.getMessage() for r in caplog.records
     )
