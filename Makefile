@@ -48,10 +48,25 @@ test: lint browser
 	$(VENV)/bin/python -m pytest
 	$(MAKE) test-deployment
 	$(MAKE) test-compat
+	$(MAKE) test-celery
 
 ## test-deployment: the example DAGs triggered through the REST API of a real scheduler, API server and dag processor.
 test-deployment: venv
 	$(VENV)/bin/python -m pytest -m deployment tests/test_deployment.py
+
+## test-celery: the backfill example under the CeleryExecutor with two Celery workers, a Redis broker and a
+## PostgreSQL metadata database, all on 127.0.0.1: Debian's redis-server and postgresql (installed here
+## when missing) and the `celery` extra in $(VENV), from the pinned constraints.
+.PHONY: test-celery
+test-celery: venv $(VENV)/.installed-celery-$(AIRFLOW_VERSION)
+	@command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server postgresql; }
+	$(VENV)/bin/python -m pytest -m celery -rP tests/test_celery.py
+
+# Removed with the other markers whenever `venv` reinstalls, so it is reinstalled after it.
+$(VENV)/.installed-celery-$(AIRFLOW_VERSION): $(VENV)/.installed-$(AIRFLOW_VERSION)
+	$(VENV)/bin/python -m pip install --quiet -c constraints/constraints-airflow-$(AIRFLOW_VERSION).txt -e ".[celery]"
+	touch $@
 
 ## test-compat: for each of $(COMPAT_VERSIONS): the wheel installed next to that Airflow (its version
 ## untouched), then the suite from a copy of tests/ and example_dags/ without the source tree, so
