@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -26,6 +27,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.conftest import free_port, wait_until_serving
 from tests.stripe_server import FakeStripe
+
+#: The UI redraws while it loads: an element read between two renders is stale, so try again.
+REDRAWN = (StaleElementReferenceException,)
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -107,12 +111,12 @@ def test_connection_form_renders_saves_and_tests(
     stripe_server.seed(3)
     browser.get(f"{api_server}/connections")
     # Airflow 3.1's sign-in redirect lands on the home page: open the connections page again.
-    WebDriverWait(browser, 30).until(
+    WebDriverWait(browser, 30, ignored_exceptions=REDRAWN).until(
         lambda d: any(b.text == "Admin" for b in d.find_elements(By.TAG_NAME, "button"))
     )
     if not browser.current_url.endswith("/connections"):
         browser.get(f"{api_server}/connections")
-    WebDriverWait(browser, 30).until(
+    WebDriverWait(browser, 30, ignored_exceptions=REDRAWN).until(
         lambda d: any(b.text == "Add Connection" for b in d.find_elements(By.TAG_NAME, "button"))
     )
     button(browser, "Add Connection").click()
@@ -120,7 +124,7 @@ def test_connection_form_renders_saves_and_tests(
     kind = browser.find_element(By.CSS_SELECTOR, "input[role=combobox]")
     kind.click()
     kind.send_keys("Stripe")
-    WebDriverWait(browser, 10).until(
+    WebDriverWait(browser, 10, ignored_exceptions=REDRAWN).until(
         lambda d: [o.text for o in d.find_elements(By.CSS_SELECTOR, "[role=option]")] == ["Stripe"]
     )
     kind.send_keys(Keys.ENTER)
@@ -174,14 +178,16 @@ def test_connection_form_renders_saves_and_tests(
     browser.save_screenshot(str(ARTIFACTS / "connection-form.png"))
     button(browser, "Save").click()
 
-    row = WebDriverWait(browser, 30).until(
+    row = WebDriverWait(browser, 30, ignored_exceptions=REDRAWN).until(
         lambda d: [
             r for r in d.find_elements(By.CSS_SELECTOR, "tr, [role=row]") if "stripe_browser" in r.text
         ]
     )[0]
     # Once the form has closed, the page holds no trace of the key.
     browser.implicitly_wait(0)
-    WebDriverWait(browser, 10).until(lambda d: not d.find_elements(By.NAME, "password"))
+    WebDriverWait(browser, 10, ignored_exceptions=REDRAWN).until(
+        lambda d: not d.find_elements(By.NAME, "password")
+    )
     browser.implicitly_wait(10)
     assert KEY not in browser.page_source
     browser.get_log("performance")  # drop what came before the Test click
@@ -196,7 +202,7 @@ def test_connection_form_renders_saves_and_tests(
                 return message["params"]
         return None
 
-    response = WebDriverWait(browser, 30).until(test_response)
+    response = WebDriverWait(browser, 30, ignored_exceptions=REDRAWN).until(test_response)
     assert response["response"]["status"] == 200
     body = json.loads(
         browser.execute_cdp_cmd("Network.getResponseBody", {"requestId": response["requestId"]})["body"]
@@ -212,6 +218,8 @@ def test_connection_form_renders_saves_and_tests(
 
     # Editing shows the key masked, never the key itself.
     row.find_element(By.CSS_SELECTOR, "button[aria-label='Edit Connection']").click()
-    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.NAME, "password"))
+    WebDriverWait(browser, 10, ignored_exceptions=REDRAWN).until(
+        lambda d: d.find_elements(By.NAME, "password")
+    )
     assert browser.find_element(By.NAME, "password").get_attribute("value") != KEY
     assert KEY not in browser.page_source
