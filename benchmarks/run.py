@@ -335,49 +335,322 @@ def import_cost(rounds: int = 7) -> list[tuple[str, str]]:
     ]
 
 
+# -- 6. a rate limit shared by independent clients (issue 12) --------------------------------------
+
+#: ``BENCH_PACING="INCREASE=0.01,DECREASE=0.7"``: override constants of ``airflow_provider_stripe.pacing``
+#: inside the export processes of section 6, to try a change without editing the provider.
+PACING_ENV = "BENCH_PACING"
+
+
+def pacing_overrides() -> dict[str, float]:
+    """The constants ``BENCH_PACING`` overrides (``{}`` when unset)."""
+    overrides = {}
+    for item in filter(None, os.environ.get(PACING_ENV, "").replace(" ", "").split(",")):
+        name, _, value = item.partition("=")
+        overrides[name.upper()] = float(value)
+    return overrides
+
+
+def export_worker(spec: dict[str, object]) -> None:
+    """One export process of section 6 (``run.py --worker SPEC``): its own hook and client, no
+    coordination with the others. Prints ``ready``, starts on a line on stdin, writes the ids it
+    got to ``spec["ids"]`` and prints what it did as JSON: counts, its pacer's slowdowns and
+    final rate, every request's send time (monotonic, the same clock in every process) and
+    whether it was answered 429, and its overall rate sampled every half second."""
+    import threading
+
+    from airflow_provider_stripe import pacing
+
+    for name, value in pacing_overrides().items():
+        assert hasattr(pacing, name), f"{PACING_ENV}: pacing has no {name}"
+        setattr(pacing, name, value)
+    from airflow_provider_stripe.hooks.stripe import StripeHook
+
+    extra = spec["extra"]
+    assert isinstance(extra, dict)
+    connection_env(str(spec["url"]), **extra)
+    hook = StripeHook()
+    pacer = hook.get_conn().pacer
+    sent: list[tuple[float, str | None]] = []  # (when it went, its 429 reason or None)
+    release = pacer.release
+
+    def counted(endpoint: str, when: float, *, search: bool = False, limited: str | None = None) -> None:
+        sent.append((when, limited))
+        release(endpoint, when, search=search, limited=limited)
+
+    pacer.release = counted  # type: ignore[method-assign]
+    rates: list[tuple[float, float]] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.5):
+            if pacer.overall is not None:
+                rates.append((time.monotonic(), pacer.overall.rate))
+
+    print("ready", flush=True)
+    sys.stdin.readline()
+    threading.Thread(target=sample, daemon=True).start()
+    start = time.monotonic()
+    iterator = hook.iter_customers(created=spec["created"], parallelism=int(str(spec["parallelism"])))
+    with Path(str(spec["ids"])).open("w", encoding="utf-8") as handle:
+        for customer in iterator:
+            handle.write(customer["id"] + "\n")
+    end = time.monotonic()
+    done.set()
+    result = {
+        "start": start,
+        "end": end,
+        "records": iterator.records,
+        "requests": iterator.requests,
+        "retries": iterator.retries,
+        "slowdowns": pacer.slowdowns,
+        "rate": pacer.overall.rate if pacer.overall is not None else None,
+        "sent": sent,
+        "rates": rates,
+    }
+    print(json.dumps(result), flush=True)
+
+
+def shared_export(url: str, parts: list[dict[str, int]], parallelism: int, extra: dict[str, object]) -> dict:
+    """One export split over ``len(parts)`` processes started together: their results and the ids."""
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as files:
+        processes = []
+        for index, created in enumerate(parts):
+            spec = {
+                "url": url,
+                "created": created,
+                "parallelism": parallelism,
+                "extra": extra,
+                "ids": f"{tmp}/ids-{index}.txt",
+            }
+            # A warning per 429: to a file, not a pipe nobody reads until the end.
+            stderr = files.enter_context(Path(tmp, f"stderr-{index}.txt").open("w"))
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, __file__, "--worker", json.dumps(spec)],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=stderr,
+                    text=True,
+                )
+            )
+        for process in processes:  # Airflow imported and the client built in every one first
+            assert process.stdout is not None
+            while (line := process.stdout.readline()) and line.strip() != "ready":
+                pass
+            assert line, f"an export process ended before it was ready: {process.args}"
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        results = []
+        for index, process in enumerate(processes):
+            out, _ = process.communicate()
+            if process.returncode:
+                raise RuntimeError(Path(tmp, f"stderr-{index}.txt").read_text()[-3000:])
+            results.append(json.loads(out.strip().splitlines()[-1]))
+        ids = [
+            line for index in range(len(parts)) for line in Path(f"{tmp}/ids-{index}.txt").read_text().split()
+        ]
+    start = min(r["start"] for r in results)
+    wall = max(r["end"] for r in results) - start
+    sent = sorted((when - start, limited) for r in results for when, limited in r["sent"])
+    return {
+        "wall": wall,
+        "ids": len(ids),
+        "unique": len(set(ids)),
+        "records": sum(r["records"] for r in results),
+        "requests": sum(r["requests"] for r in results),
+        "retries": sum(r["retries"] for r in results),
+        "limited": sum(1 for _, limited in sent if limited is not None),
+        "sent": sent,
+        "clients": [
+            {"slowdowns": r["slowdowns"], "rate": r["rate"], "seconds": r["end"] - r["start"]}
+            for r in results
+        ],
+        "rates": [[(when - start, rate) for when, rate in r["rates"]] for r in results],
+    }
+
+
+def timeline(run: dict, width: int = 10) -> str:
+    """Requests and 429s per second, summed over every client, in ``width``-second blocks."""
+    seconds = int(run["wall"]) + 1
+    requests = [0] * seconds
+    limited = [0] * seconds
+    for when, reason in run["sent"]:
+        second = min(int(when), seconds - 1)
+        requests[second] += 1
+        limited[second] += reason is not None
+    return "; ".join(
+        f"{block}–{min(block + width, seconds)} s: {sum(requests[block : block + width]) / width:.1f} req/s, "
+        f"{sum(limited[block : block + width])} 429s"
+        for block in range(0, seconds, width)
+    )
+
+
+def spread(values: list[float], fmt: str) -> str:
+    """``median (min–max)``, formatted."""
+    median = statistics.median(values)
+    if len(values) == 1:
+        return format(median, fmt)
+    return f"{format(median, fmt)} ({format(min(values), fmt)}–{format(max(values), fmt)})"
+
+
+def shared_limit(
+    total: int, processes: int, parallelism: int, rate: float | None, limit: int, latency: float, rounds: int
+) -> list[tuple[str, str]]:
+    """``processes`` independent exports of one account (a split ``created`` range each, started
+    together) against one server limit: throughput against the limit's budget, 429s, every
+    customer exactly once, and why each client slowed down. ``rate`` None: default pacing."""
+    from airflow_provider_stripe.params import split_created
+
+    extra: dict[str, object] = {} if rate is None else {"max_requests_per_second": rate}
+    budget = (rate if rate is not None and processes == 1 else limit) * 100  # customers/s
+    runs = []
+    with server({"customers": total}, latency=latency, rate_limit=limit) as url:
+        now = int(time.time())
+        parts = split_created({"gte": now - 731 * 86400, "lt": now + 86400}, processes)
+        for _ in range(rounds):
+            run = shared_export(url, parts, parallelism, extra)
+            assert run["ids"] == run["unique"] == run["records"] == total, (
+                f"{run['ids']} ids ({run['unique']} distinct, {run['records']} counted) for {total} customers"
+            )
+            runs.append(run)
+            log_run(run, total, budget)
+    share = [r["limited"] / r["requests"] * 100 for r in runs]
+    counts = ", ".join(f"{r['limited']} of {r['requests']}" for r in runs)
+    rows = [
+        (
+            "customers/s (median, min–max)",
+            f"{spread([total / r['wall'] for r in runs], ',.0f')} of a budget of {budget:,.0f} "
+            f"({'the limit' if budget == limit * 100 else 'the pacing'}: {budget / 100:g} req/s × 100)",
+        ),
+        ("share of the budget", f"**{spread([total / r['wall'] / budget * 100 for r in runs], '.0f')} %**"),
+        (
+            "requests answered 429",
+            f"**{spread(share, '.1f')} %** ({counts}; retries {', '.join(str(r['retries']) for r in runs)})",
+        ),
+        ("wall time", f"{spread([r['wall'] for r in runs], '.1f')} s"),
+        (
+            "every customer exactly once",
+            f"yes, {total:,} distinct ids in every run (union of the processes' files)",
+        ),
+    ]
+    median_run = sorted(runs, key=lambda r: r["wall"])[len(runs) // 2]
+    if median_run["wall"] > 20:
+        first, later = count_limited(median_run, 10.0)
+        rows.append(
+            (
+                "where the 429s fell (median run)",
+                f"{first} in the first 10 s, {later} in the {median_run['wall'] - 10:.0f} s after",
+            )
+        )
+    for index, client in enumerate(median_run["clients"]):
+        slowed = ", ".join(f"{n}× {reason}" for reason, n in client["slowdowns"].items()) or "never"
+        final = "pacing off" if client["rate"] is None else f"{client['rate']:.1f} req/s at the end"
+        rows.append(
+            (f"process {index + 1} (median run)", f"slowed: {slowed}; {final}; {client['seconds']:.1f} s")
+        )
+    return rows
+
+
+def count_limited(run: dict, seconds: float) -> tuple[int, int]:
+    """429s in the first ``seconds`` of a run, and after."""
+    first = sum(1 for when, reason in run["sent"] if reason is not None and when < seconds)
+    return first, run["limited"] - first
+
+
+def log_run(run: dict, total: int, budget: float) -> None:
+    """One run's figures and per-second timeline, on stderr (the table goes to stdout)."""
+    print(
+        f"  {total / run['wall']:,.0f} customers/s ({total / run['wall'] / budget:.0%} of {budget:,.0f}), "
+        f"{run['limited']} 429s of {run['requests']} requests ({run['limited'] / run['requests']:.1%}), "
+        f"{run['wall']:.1f} s; clients: "
+        + "; ".join(f"{c['slowdowns']} → {c['rate']}" for c in run["clients"]),
+        file=sys.stderr,
+    )
+    print(f"    {timeline(run)}", file=sys.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", help="also write the Markdown table to this file")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test")
+    parser.add_argument(
+        "--only", type=int, action="append", choices=range(1, 7), help="run only this section (repeatable)"
+    )
+    parser.add_argument("--worker", help=argparse.SUPPRESS)  # one export process of section 6
     args = parser.parse_args()
-    small, large = (2_000, 20_000) if args.quick else (20_000, 200_000)
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="stripe-bench-"))
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    if args.worker:
+        export_worker(json.loads(args.worker))
+        return
+    small, large = (2_000, 20_000) if args.quick else (20_000, 200_000)
+    only = set(args.only or range(1, 7))
 
     sections: list[tuple[str, list[tuple[str, str]]]] = []
-    for path in ("customers", "invoices"):
+    if 1 in only:
+        for path in ("customers", "invoices"):
+            sections.append(
+                (
+                    f"1. Throughput to JSONL, {small:,} {path}, no latency, pacing off "
+                    f"(median of {args.rounds})",
+                    throughput(path, small, args.rounds),
+                )
+            )
+    if 2 in only:
+        sections.append(("2. Peak RSS, list operator writing .jsonl.gz", rss_rows("customers", small, large)))
         sections.append(
             (
-                f"1. Throughput to JSONL, {small:,} {path}, no latency, pacing off (median of {args.rounds})",
-                throughput(path, small, args.rounds),
+                '2. Peak RSS, list operator (`resource="invoices"`) writing .jsonl.gz',
+                rss_rows("invoices", small, large),
             )
         )
-    sections.append(("2. Peak RSS, list operator writing .jsonl.gz", rss_rows("customers", small, large)))
-    sections.append(
-        (
-            '2. Peak RSS, list operator (`resource="invoices"`) writing .jsonl.gz',
-            rss_rows("invoices", small, large),
-        )
-    )
     count = 1_000 if args.quick else 10_000
-    for path, latency in (("customers", 0.2), ("customers", 0.4), ("invoices", 0.2)):
+    if 3 in only:
+        for path, latency in (("customers", 0.2), ("customers", 0.4), ("invoices", 0.2)):
+            sections.append(
+                (
+                    f"3. {count:,} {path}, {latency * 1000:.0f} ms per request, "
+                    "server limit 25 req/s, pacing 24 req/s",
+                    parallel(path, count, latency, 25, 24),
+                )
+            )
+    if 4 in only:
+        sections.append(("4. Import cost (median of 7 fresh interpreters)", import_cost()))
+    if 5 in only:
+        accounts = [10_000] if args.quick else [10_000, 200_000]
         sections.append(
             (
-                f"3. {count:,} {path}, {latency * 1000:.0f} ms per request, "
-                "server limit 25 req/s, pacing 24 req/s",
-                parallel(path, count, latency, 25, 24),
+                "5. Change capture: requests to bring a table up to date after a day's changes "
+                "(snapshot + changes checked equal to the account)",
+                change_capture_cost(accounts, [100, 1_000, 5_000]),
             )
         )
-    sections.append(("4. Import cost (median of 7 fresh interpreters)", import_cost()))
-    accounts = [10_000] if args.quick else [10_000, 200_000]
-    sections.append(
-        (
-            "5. Change capture: requests to bring a table up to date after a day's changes "
-            "(snapshot + changes checked equal to the account)",
-            change_capture_cost(accounts, [100, 1_000, 5_000]),
+    if 6 in only:
+        rounds = 1 if args.quick else min(args.rounds, 3)
+        overrides = pacing_overrides()
+        tried = f"; pacing constants overridden: {PACING_ENV}={os.environ[PACING_ENV]}" if overrides else ""
+        shared, single = (20_000, 5_000) if args.quick else (200_000, 50_000)
+        print(f"6. {shared:,} customers, four processes × parallelism=4, default pacing:", file=sys.stderr)
+        sections.append(
+            (
+                f"6. One 25 req/s limit, 200 ms per request: four processes × parallelism=4, default pacing "
+                f"(test key: each starts at 22 req/s), a quarter of {shared:,} customers each "
+                f"(median of {rounds}{tried})",
+                shared_limit(shared, 4, 4, None, 25, 0.2, rounds),
+            )
         )
-    )
+        print(f"6. {single:,} customers, one process × parallelism=10, pacing 24 req/s:", file=sys.stderr)
+        sections.append(
+            (
+                f"6. One export of {single:,} customers, parallelism=10, pacing 24 req/s, server limit "
+                f"25 req/s, 200 ms per request (median of {rounds}{tried})",
+                shared_limit(single, 1, 10, 24, 25, 0.2, rounds),
+            )
+        )
 
     lines = [
         f"Command: `make bench` · {time.strftime('%Y-%m-%d')} · Python {platform.python_version()} · "
