@@ -74,7 +74,7 @@ class Rate:
     def wait_to_send(self, now: float) -> float:
         """Seconds until a request may really go: slots are reserved ahead, but a thread that woke
         late (a garbage collection, a busy machine) must not send right after another one."""
-        return max(0.0, self._last_sent + 0.9 / self.rate - now)
+        return max(0.0, self._last_sent + 1.0 / self.rate - now)
 
     def sent(self, now: float) -> None:
         self._last_sent = now
