@@ -2,6 +2,10 @@
 
 localstripe's own entry point binds every interface and keeps its state in
 ``/tmp/localstripe.pickle``; this runner binds loopback and redirects the state file.
+It also gives every object the same ``created`` second: localstripe lists oldest first
+(Stripe: newest first), and pages that go up in ``created`` are what a server cycling
+through its pages sends, which the client refuses. Within one second the order is
+Stripe's to choose, so localstripe's answers stay valid however slowly the test runs.
 
 Usage: ``python tests/localstripe_runner.py PORT STATE_DIR``
 """
@@ -10,10 +14,25 @@ from __future__ import annotations
 
 import pickle
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from localstripe import resources, server
+
+
+class _OneSecond:
+    """``time`` for localstripe's objects: the clock stopped at the second the runner started."""
+
+    def __init__(self) -> None:
+        self.started = int(time.time())
+
+    def time(self) -> float:
+        return float(self.started)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
 
 
 def main() -> None:
@@ -26,6 +45,7 @@ def main() -> None:
 
     resources.Store.dump_to_disk = dump_to_disk
     resources.Store.try_load_from_disk = lambda store: None
+    resources.time = _OneSecond()  # type: ignore[attr-defined]
     web.run_app(server.app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 

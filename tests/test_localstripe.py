@@ -4,7 +4,9 @@ localstripe differs from Stripe in ways this test works around (our own server i
 ``tests/stripe_server.py`` covers each of these the way Stripe behaves):
 
 - it lists oldest first (Stripe: newest first), so results are compared with
-  localstripe's own listing, not with a sorted expectation;
+  localstripe's own listing, not with a sorted expectation, and the runner gives
+  every customer the same ``created`` second (pages going up in ``created`` are
+  refused, as from a server cycling through its pages);
 - it answers 400 to ``ending_before``, ``created`` and ``test_clock``, so those
   are not exercised here;
 - it accepts ``limit`` above 100 (Stripe: 400); our hook never sends more than 100;
