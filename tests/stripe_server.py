@@ -733,13 +733,16 @@ class FakeStripe(ThreadingHTTPServer):
         self.rate_limit: int | None = None
         self.endpoint_rate_limit: int | None = None
         self.concurrency_limit: int | None = None
+        #: How the rate limits count: None, a sliding one-second window (at most ``limit``
+        #: requests in any second, the strictest reading); a number, a token bucket of that
+        #: many tokens refilled at the limit's rate, the algorithm Stripe describes for its
+        #: own limiters (a request arriving a little early is absorbed, not refused).
+        self.rate_limit_burst: int | None = None
         self.limited_by: collections.Counter[str] = collections.Counter()
-        self._endpoint_windows: dict[str, collections.deque[float]] = collections.defaultdict(
-            collections.deque
-        )
+        self._endpoint_limits: dict[str, _Limit] = collections.defaultdict(_Limit)
         self.in_flight = 0
         self.log_requests = True
-        self._window: collections.deque[float] = collections.deque()
+        self._limit = _Limit()
         self.rate_limited = 0
         self._thread: threading.Thread | None = None
         #: The server's time (Unix seconds): when events happen and which ones are still kept.
@@ -999,28 +1002,51 @@ class FakeStripe(ThreadingHTTPServer):
             now = time.monotonic()
             if self.concurrency_limit and self.in_flight >= self.concurrency_limit:
                 reason = "global-concurrency"
-            elif self.rate_limit and _over(self._window, now, self.rate_limit):
+            elif self.rate_limit and self._limit.full(now, self.rate_limit, self.rate_limit_burst):
                 reason = "global-rate"
-            elif self.endpoint_rate_limit and _over(
-                self._endpoint_windows[endpoint_of(method, path)], now, self.endpoint_rate_limit
+            elif self.endpoint_rate_limit and self._endpoint_limits[endpoint_of(method, path)].full(
+                now, self.endpoint_rate_limit, self.rate_limit_burst
             ):
                 reason = "endpoint-rate"
             else:
                 if self.rate_limit:
-                    self._window.append(now)
+                    self._limit.admit(now, self.rate_limit_burst)
                 if self.endpoint_rate_limit:
-                    self._endpoint_windows[endpoint_of(method, path)].append(now)
+                    self._endpoint_limits[endpoint_of(method, path)].admit(now, self.rate_limit_burst)
                 return None
             self.rate_limited += 1
             self.limited_by[reason] += 1
             return reason
 
 
-def _over(window: collections.deque[float], now: float, limit: int) -> bool:
-    """Whether ``window`` (arrival times) already holds ``limit`` requests of the last second."""
-    while window and now - window[0] >= 1.0:
-        window.popleft()
-    return len(window) >= limit
+class _Limit:
+    """The requests one rate limit admitted: their arrival times over the last second (a sliding
+    window), or the tokens left in a bucket when the server counts with one."""
+
+    def __init__(self) -> None:
+        self.window: collections.deque[float] = collections.deque()
+        self.tokens: float | None = None
+        self.refilled = 0.0
+
+    def full(self, now: float, limit: int, burst: int | None) -> bool:
+        """Whether a request arriving ``now`` is over ``limit`` per second."""
+        if burst is None:
+            self.tokens = None  # a bucket is filled afresh if the server counts with one again
+            while self.window and now - self.window[0] >= 1.0:
+                self.window.popleft()
+            return len(self.window) >= limit
+        self.tokens = float(burst) if self.tokens is None else self.tokens + (now - self.refilled) * limit
+        self.tokens = min(self.tokens, float(burst))
+        self.refilled = now
+        return self.tokens < 1.0
+
+    def admit(self, now: float, burst: int | None) -> None:
+        """Count a request :meth:`full` let through."""
+        if burst is None:
+            self.window.append(now)
+        else:
+            assert self.tokens is not None
+            self.tokens -= 1.0
 
 
 def endpoint_of(method: str, path: str) -> str:
@@ -1693,6 +1719,12 @@ def main() -> None:
     parser.add_argument("--rate-limit", type=int, default=None, help="requests per second, overall")
     parser.add_argument("--endpoint-rate-limit", type=int, default=None, help="per endpoint, per second")
     parser.add_argument("--concurrency-limit", type=int, default=None, help="requests in flight")
+    parser.add_argument(
+        "--rate-limit-burst",
+        type=int,
+        default=None,
+        help="count the rate limits with a token bucket of this many tokens (default: a sliding second)",
+    )
     parser.add_argument("--days", type=int, default=30, help="spread created over the last N days")
     parser.add_argument(
         "--objects",
@@ -1713,6 +1745,7 @@ def main() -> None:
     server = FakeStripe(args.host, args.port, api_keys=[args.key])
     server.latency, server.rate_limit, server.log_requests = args.latency, args.rate_limit, False
     server.endpoint_rate_limit, server.concurrency_limit = args.endpoint_rate_limit, args.concurrency_limit
+    server.rate_limit_burst = args.rate_limit_burst
     now = int(time.time())
     rng = random.Random(42)
     span = args.days * 86400
