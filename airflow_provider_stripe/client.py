@@ -37,7 +37,7 @@ import urllib3
 from tenacity import RetryCallState, Retrying, retry_if_exception
 from urllib3.connectionpool import HTTPConnectionPool
 
-from airflow_provider_stripe import __version__
+from airflow_provider_stripe import __version__, pacing
 from airflow_provider_stripe.exceptions import (
     StripeAPIError,
     StripeAuthenticationError,
@@ -63,6 +63,7 @@ from airflow_provider_stripe.params import (
     check_rate,
     created_bounds,
 )
+from airflow_provider_stripe.resources import RESOURCES
 
 log = logging.getLogger(__name__)
 
@@ -354,8 +355,6 @@ def embedded_list_request(url: Any) -> tuple[str, dict[str, str]] | None:
 
 def endpoint_name(path: str) -> str:
     """The endpoint a request path belongs to, ids left out (``invoices/{id}/lines``): per-endpoint pacing."""
-    from airflow_provider_stripe.resources import RESOURCES
-
     parts = path.split("/")
     for size in (2, 1):
         if "/".join(parts[:size]) in RESOURCES or size == 1:
@@ -585,12 +584,14 @@ class StripeClient:
         self.max_retry_wait = check_number(max_retry_wait, "max_retry_wait", allow_zero=True)
         self.timeout = check_number(timeout, "timeout", allow_zero=False)
         self.stats = ClientStats()
-        # None (not configured): start from the key's mode; 0 turns overall pacing off.
+        # None (not configured): the key's mode sets the ceiling and the client starts at a part
+        # of it (slow start); a configured rate is where it starts; 0 turns overall pacing off.
         if max_requests_per_second is None:
-            rate: float | None = default_rate(self.mode)
+            ceiling = default_rate(self.mode)
+            self.pacer = AdaptivePacer(ceiling, start=ceiling * pacing.START_FRACTION, sleep=_sleep)
         else:
             rate = check_rate(max_requests_per_second, "max_requests_per_second")
-        self.pacer = AdaptivePacer(rate, sleep=_sleep)
+            self.pacer = AdaptivePacer(rate, sleep=_sleep)
         self._session = requests.Session()
         # Read proxy and CA settings from the environment once, not on every request (requests
         # rescans os.environ per call), and never let a ~/.netrc entry replace the key. A loopback

@@ -87,8 +87,8 @@ def get_provider_info() -> dict[str, Any]:
                     ),
                     "max_requests_per_second": _int_field(
                         "Max requests per second",
-                        "Client-side pacing, the most this connection sends: empty starts at 90 (live "
-                        "key) or 22 (test key) and adapts to Stripe's 429s; 0 turns it off.",
+                        "Client-side pacing, the most this connection sends: empty is 90 (live key) or "
+                        "22 (test key), reached by climbing and adapting to Stripe's 429s; 0 turns it off.",
                         None,
                         0,
                     ),

@@ -4,13 +4,17 @@ Stripe's limits belong to the account, not to one client: about 100 requests/s
 in live mode and 25 in test mode overall, 25/s per endpoint by default, 20/s
 for search, and a limit on requests in flight. A 429 names the one it hit in
 ``Stripe-Rate-Limited-Reason``. Each client paces itself with token buckets
-whose rates adapt the way TCP shares a link (AIMD): it starts at its configured
-rate, halves the rate that a 429 names (the endpoint's, or the overall one) and
-climbs back additively, so independent clients in different processes and
-machines settle just under the account's real limit. A concurrency 429 halves
-the requests this client keeps in flight instead. A rate is cut at most once
-per round trip: a 429 answering a request sent before the last cut is the same
-congestion, already acted on.
+whose rates adapt the way TCP shares a link. A client with no configured rate
+starts at a quarter of its key's default and doubles every two seconds until its
+first 429, which halves it (slow start: clients starting together on one account
+do not meet its limit at four times its rate). After that a 429 cuts the rate it
+names (the endpoint's, or the overall one) by 10 % and the rate climbs back
+additively, slowly at first and faster the longer no 429 comes: small cuts keep
+the clients sharing an account at close to equal shares, so that exports split
+between them end together, and a client left alone takes up what the others
+left. A concurrency 429 halves the requests this client keeps in flight instead.
+A rate is cut at most once per round trip: a 429 answering a request sent before
+the last cut is the same congestion, already acted on.
 """
 
 from __future__ import annotations
@@ -23,17 +27,30 @@ from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
-#: Where a client starts, below Stripe's documented limits, when no rate is configured.
+#: The most a client sends, below Stripe's documented limits, when no rate is configured.
 LIVE_REQUESTS_PER_SECOND = 90.0  # of about 100 overall in live mode
 TEST_REQUESTS_PER_SECOND = 22.0  # of 25 overall in test mode
 ENDPOINT_REQUESTS_PER_SECOND = 22.0  # of 25 per endpoint (Stripe's default)
 SEARCH_REQUESTS_PER_SECOND = 18.0  # of 20 for search
 #: Stripe's search limit: search is never paced faster, whatever is configured.
 SEARCH_CEILING = 20.0
-#: A 429 multiplies the rate it names by this.
-DECREASE = 0.5
-#: Each second without a 429, a rate grows by this fraction of its ceiling.
-INCREASE = 0.02
+#: With no configured rate, a client starts at this fraction of its key's default ...
+START_FRACTION = 0.25
+#: ... and doubles its rate every this many seconds until its first 429 (slow start) ...
+SLOW_START_SECONDS = 2.0
+#: ... which multiplies it by this: four clients starting together overshoot about twice.
+SLOW_START_DECREASE = 0.5
+#: Any later 429 multiplies the rate it names by this: a small cut, so that clients sharing
+#: the account keep close to equal shares (a deep cut takes long to climb back from).
+DECREASE = 0.9
+#: A rate grows each second by this fraction of its ceiling ...
+INCREASE = 0.0015
+#: ... times ``1 + (t / ACCELERATION_SECONDS)²``, ``t`` seconds after its last 429 (or its
+#: start): clients that share the limit probe slowly, and a client left alone takes up what
+#: finished ones left in about a minute.
+ACCELERATION_SECONDS = 20.0
+#: A concurrency 429 multiplies the requests kept in flight by this.
+CONCURRENCY_DECREASE = 0.5
 #: No rate is cut below this (requests per second).
 MIN_RATE = 0.2
 #: The most requests one client keeps in flight (its parallel workers' own limit is lower).
@@ -46,27 +63,49 @@ RESOURCE_SPECIFIC = "resource-specific"
 
 
 def default_rate(mode: str) -> float:
-    """The overall rate a client starts at when none is configured, from its key's mode."""
+    """The overall rate a client never exceeds when none is configured, from its key's mode."""
     return LIVE_REQUESTS_PER_SECOND if mode == "live" else TEST_REQUESTS_PER_SECOND
 
 
 class Rate:
-    """A token bucket of capacity one whose rate adapts (AIMD); callers hold the pacer's lock."""
+    """A token bucket of capacity one whose rate adapts; callers hold the pacer's lock.
 
-    def __init__(self, name: str, start: float, ceiling: float) -> None:
+    With ``slow_start`` it doubles until its first 429 and that 429 halves it;
+    otherwise, and after that, it grows additively and each 429 cuts it by 10 %.
+    """
+
+    def __init__(
+        self, name: str, start: float, ceiling: float, *, slow_start: bool = False, now: float | None = None
+    ) -> None:
         self.name = name
         self.ceiling = ceiling
         self.rate = min(start, ceiling)
+        self.slow_start = slow_start and self.rate < ceiling
         self._next_slot = 0.0
-        self._updated = time.monotonic()
+        self._updated = self._quiet_since = time.monotonic() if now is None else now
         self._cut_at = -math.inf
         self._last_sent = -math.inf
 
+    def _climb(self, at: float) -> None:
+        """Grow the rate for the time since it last changed (never above the ceiling)."""
+        elapsed = at - self._updated
+        if elapsed <= 0:
+            return
+        self._updated = at
+        if self.rate >= self.ceiling:
+            return
+        if self.slow_start:  # (the exponent capped: a bucket idle for an hour must not overflow)
+            self.rate *= 2.0 ** min(elapsed / SLOW_START_SECONDS, 64.0)
+        else:  # the integral of INCREASE × ceiling × (1 + (t / ACCELERATION_SECONDS)²) over the elapsed time
+            end = (at - self._quiet_since) / ACCELERATION_SECONDS
+            begin = end - elapsed / ACCELERATION_SECONDS
+            self.rate += INCREASE * self.ceiling * (elapsed + ACCELERATION_SECONDS * (end**3 - begin**3) / 3)
+        if self.rate >= self.ceiling:  # nothing left to probe: a later 429 is someone else's load
+            self.rate, self.slow_start = self.ceiling, False
+
     def reserve(self, at: float) -> float:
         """The earliest time from ``at`` this bucket lets a request go; that slot is taken."""
-        if self.rate < self.ceiling:  # additive increase, for the time since the last change
-            self.rate = min(self.ceiling, self.rate + INCREASE * self.ceiling * max(at - self._updated, 0.0))
-        self._updated = max(self._updated, at)
+        self._climb(at)
         slot = max(at, self._next_slot)
         self._next_slot = slot + 1.0 / self.rate
         return slot
@@ -80,11 +119,13 @@ class Rate:
         self._last_sent = now
 
     def cut(self, sent: float, now: float) -> bool:
-        """Halve the rate for a 429 on a request sent at ``sent``; False if already cut since."""
+        """Cut the rate for a 429 on a request sent at ``sent``; False if already cut since."""
         if sent < self._cut_at:
             return False
-        self.rate = max(MIN_RATE, self.rate * DECREASE)
-        self._cut_at = self._updated = now
+        self._climb(now)
+        self.rate = max(MIN_RATE, self.rate * (SLOW_START_DECREASE if self.slow_start else DECREASE))
+        self.slow_start = False
+        self._cut_at = self._updated = self._quiet_since = now
         self._next_slot = max(self._next_slot, now + 1.0 / self.rate)
         return True
 
@@ -116,7 +157,7 @@ class InFlight:
         with self._changed:
             if sent < self._cut_at:
                 return False
-            self.limit = max(1.0, min(self.limit, self.count) * DECREASE)
+            self.limit = max(1.0, min(self.limit, self.count) * CONCURRENCY_DECREASE)
             self._cut_at = now
             return True
 
@@ -124,17 +165,26 @@ class InFlight:
 class AdaptivePacer:
     """The pacing of one client, shared by all its threads: overall, per endpoint, search, in flight.
 
-    ``rate`` is the overall rate to start at and the ceiling it never exceeds
-    (None: no overall or per-endpoint pacing, only search's and the in-flight
-    limit). Endpoints start at ``min(rate, 22)``: Stripe limits each to 25 by
-    default, and an account with a higher limit is found by climbing.
+    ``rate`` is the overall ceiling it never exceeds (None: no overall or
+    per-endpoint pacing, only search's and the in-flight limit), and where it
+    starts unless ``start`` is lower (a rate from the key's default starts at a
+    quarter of it). The overall rate and each endpoint's slow-start from there (endpoints
+    from at most 22/s: Stripe limits each to 25 by default, and an account with a
+    higher limit is found by climbing); search starts at 18/s.
     """
 
-    def __init__(self, rate: float | None, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        rate: float | None,
+        *,
+        start: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.ceiling = rate
+        self._start = min(start or rate, rate) if rate else None
         self._sleep = sleep
         self._lock = threading.Lock()
-        self.overall = Rate("all requests", rate, rate) if rate else None
+        self.overall = Rate("all requests", start or rate, rate, slow_start=True) if rate else None
         self.search = Rate(
             "search",
             min(rate or SEARCH_CEILING, SEARCH_REQUESTS_PER_SECOND),
@@ -152,8 +202,8 @@ class AdaptivePacer:
             return None
         rate = self.endpoints.get(endpoint)
         if rate is None:
-            start = min(self.ceiling, ENDPOINT_REQUESTS_PER_SECOND)
-            rate = self.endpoints[endpoint] = Rate(endpoint, start, self.ceiling)
+            start = min(self._start or self.ceiling, ENDPOINT_REQUESTS_PER_SECOND)
+            rate = self.endpoints[endpoint] = Rate(endpoint, start, self.ceiling, slow_start=True)
         return rate
 
     def acquire(self, endpoint: str, *, search: bool = False) -> float:
@@ -200,7 +250,8 @@ class AdaptivePacer:
             return
         if reason in CONCURRENCY:
             if self.in_flight.cut(sent, now):
-                self._slowed(reason, f"at most {int(self.in_flight.limit)} requests in flight")
+                with self._lock:
+                    self._slowed(reason, f"at most {int(self.in_flight.limit)} requests in flight")
             return
         with self._lock:
             bucket = self._endpoint(endpoint, search) if reason == ENDPOINT_RATE or search else self.overall
@@ -209,24 +260,22 @@ class AdaptivePacer:
                 self._slowed(reason, f"{bucket.name} to {bucket.rate:.1f} requests/s")
 
     def _slowed(self, reason: str, what: str) -> None:
+        """Count and log a slowdown (the caller holds the lock)."""
         self.slowdowns[reason] = self.slowdowns.get(reason, 0) + 1
         log.warning("Stripe answered 429 (%s): slowing %s.", reason, what)
 
     def summary(self) -> str:
         """The current pacing, for progress lines: ``pacing 20.5/s (slowed: 2 global-rate)``."""
+        with self._lock:  # other threads add endpoints and slowdowns
+            endpoints = [(name, rate.rate, rate.ceiling) for name, rate in self.endpoints.items()]
+            slowdowns = list(self.slowdowns.items())
         if self.overall is None:
             pacing = "pacing off"
         else:
             pacing = f"pacing {self.overall.rate:.1f}/s"
-            slow = [
-                f"{name} {rate.rate:.1f}/s"
-                for name, rate in self.endpoints.items()
-                if rate.rate < rate.ceiling
-            ]
+            slow = [f"{name} {rate:.1f}/s" for name, rate, ceiling in endpoints if rate < ceiling]
             if slow:
                 pacing += f" ({', '.join(slow)})"
-        if self.slowdowns:
-            pacing += "; slowed for " + ", ".join(
-                f"{count}× {reason}" for reason, count in self.slowdowns.items()
-            )
+        if slowdowns:
+            pacing += "; slowed for " + ", ".join(f"{count}× {reason}" for reason, count in slowdowns)
         return pacing
