@@ -80,7 +80,7 @@ MAX_PARALLELISM = 32
 #: An embedded list longer than this is refused rather than held in memory.
 MAX_EMBEDDED_ITEMS = 100_000
 #: When a parallel worker steals work, the owner keeps at most this many pages below its cursor.
-STEAL_CHUNK_PAGES = 10
+STEAL_CHUNK_PAGES = 50
 
 #: Statuses that are never retried, whatever the response headers say.
 NEVER_RETRY = frozenset({400, 401, 402, 403, 404})

@@ -291,6 +291,18 @@ def slow_big_account(stripe_conn: FakeStripe) -> FakeStripe:
     return stripe_conn
 
 
+def settled_count(server: FakeStripe, quiet: float = 0.1, seconds: float = 5.0) -> int:
+    """The requests the server has seen once none is in flight and the count stopped growing: a
+    request sent just before the client stopped can reach a busy in-process server late."""
+    start = time.monotonic()
+    count = -1
+    while count != len(server.requests) or server.in_flight:
+        assert time.monotonic() - start < seconds, "the server never settled"
+        count = len(server.requests)
+        time.sleep(quiet)
+    return count
+
+
 def _take(iterator, count: int) -> list:
     return [next(iterator) for _ in range(count)]
 
@@ -301,7 +313,7 @@ def test_close_stops_parallel_workers(slow_big_account: FakeStripe):
     assert worker_threads()
     iterator.close()
     wait_for_no_workers()
-    sent = len(slow_big_account.requests)
+    sent = settled_count(slow_big_account)
     time.sleep(0.3)
     assert len(slow_big_account.requests) == sent
     with pytest.raises(StopIteration):
