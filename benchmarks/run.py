@@ -33,11 +33,16 @@ KEY = "sk_test_benchmarkkey"
 
 @contextlib.contextmanager
 def server(
-    objects: Mapping[str, int], *, latency: float = 0.0, rate_limit: int | None = None
+    objects: Mapping[str, int],
+    *,
+    latency: float = 0.0,
+    rate_limit: int | None = None,
+    rate_limit_burst: int | None = None,
 ) -> Iterator[str]:
     """A fake Stripe in its own process (so its memory and CPU are not ours), serving
     ``objects``: how many of each list path (``{"customers": 20_000}``, ``{"invoices": 2_000}``),
-    created times spread over the last two years."""
+    created times spread over the last two years. ``rate_limit_burst``: count the limit with a
+    token bucket of that many tokens (None: a sliding one-second window)."""
     command = [
         sys.executable,
         str(ROOT / "tests" / "stripe_server.py"),
@@ -55,6 +60,8 @@ def server(
             command += ["--objects", f"{path}={count}"]
     if rate_limit:
         command += ["--rate-limit", str(rate_limit)]
+    if rate_limit_burst:
+        command += ["--rate-limit-burst", str(rate_limit_burst)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     url = process.stdout.readline().strip()
@@ -340,6 +347,13 @@ def import_cost(rounds: int = 7) -> list[tuple[str, str]]:
 #: ``BENCH_PACING="INCREASE=0.01,DECREASE=0.7"``: override constants of ``airflow_provider_stripe.pacing``
 #: inside the export processes of section 6, to try a change without editing the provider.
 PACING_ENV = "BENCH_PACING"
+#: ``BENCH_LIMITERS="window"``: which ways of counting the server's limit section 6 runs under.
+LIMITERS_ENV = "BENCH_LIMITERS"
+#: name: (token bucket size or None for a sliding window, how the table says it)
+LIMITERS = {
+    "bucket": (25, "a token bucket of 25, as Stripe counts"),
+    "window": (None, "a sliding one-second window, the strictest count"),
+}
 
 
 def pacing_overrides() -> dict[str, float]:
@@ -497,17 +511,25 @@ def spread(values: list[float], fmt: str) -> str:
 
 
 def shared_limit(
-    total: int, processes: int, parallelism: int, rate: float | None, limit: int, latency: float, rounds: int
+    total: int,
+    processes: int,
+    parallelism: int,
+    rate: float | None,
+    limit: int,
+    latency: float,
+    rounds: int,
+    burst: int | None = None,
 ) -> list[tuple[str, str]]:
     """``processes`` independent exports of one account (a split ``created`` range each, started
     together) against one server limit: throughput against the limit's budget, 429s, every
-    customer exactly once, and why each client slowed down. ``rate`` None: default pacing."""
+    customer exactly once, and why each client slowed down. ``rate`` None: default pacing;
+    ``burst``: the server counts its limit with a token bucket of that many tokens."""
     from airflow_provider_stripe.params import split_created
 
     extra: dict[str, object] = {} if rate is None else {"max_requests_per_second": rate}
     budget = (rate if rate is not None and processes == 1 else limit) * 100  # customers/s
     runs = []
-    with server({"customers": total}, latency=latency, rate_limit=limit) as url:
+    with server({"customers": total}, latency=latency, rate_limit=limit, rate_limit_burst=burst) as url:
         now = int(time.time())
         parts = split_created({"gte": now - 731 * 86400, "lt": now + 86400}, processes)
         for _ in range(rounds):
@@ -630,19 +652,29 @@ def main() -> None:
             )
         )
     if 6 in only:
+        from airflow_provider_stripe import pacing
+
+        for name, value in pacing_overrides().items():  # so the titles say what the processes use
+            setattr(pacing, name, value)
         rounds = 1 if args.quick else min(args.rounds, 3)
         overrides = pacing_overrides()
         tried = f"; pacing constants overridden: {PACING_ENV}={os.environ[PACING_ENV]}" if overrides else ""
         shared, single = (20_000, 5_000) if args.quick else (200_000, 50_000)
-        print(f"6. {shared:,} customers, four processes × parallelism=4, default pacing:", file=sys.stderr)
-        sections.append(
-            (
-                f"6. One 25 req/s limit, 200 ms per request: four processes × parallelism=4, default pacing "
-                f"(test key: each starts at 22 req/s), a quarter of {shared:,} customers each "
-                f"(median of {rounds}{tried})",
-                shared_limit(shared, 4, 4, None, 25, 0.2, rounds),
+        for limiter in os.environ.get(LIMITERS_ENV, "bucket,window").split(","):
+            burst, how = LIMITERS[limiter]
+            print(
+                f"6. {shared:,} customers, four processes × parallelism=4, default pacing, {how}:",
+                file=sys.stderr,
             )
-        )
+            sections.append(
+                (
+                    f"6. One 25 req/s limit ({how}), 200 ms per request: four processes × parallelism=4, "
+                    f"default pacing (test key: each starts at {22 * pacing.START_FRACTION:g} req/s, "
+                    f"at most 22), a quarter of "
+                    f"{shared:,} customers each (median of {rounds}{tried})",
+                    shared_limit(shared, 4, 4, None, 25, 0.2, rounds, burst),
+                )
+            )
         print(f"6. {single:,} customers, one process × parallelism=10, pacing 24 req/s:", file=sys.stderr)
         sections.append(
             (
