@@ -6,8 +6,9 @@ for search, and a limit on requests in flight. A 429 names the one it hit in
 ``Stripe-Rate-Limited-Reason``. Each client paces itself with token buckets
 whose rates adapt the way TCP shares a link. A client with no configured rate
 starts at a quarter of its key's default and doubles every two seconds until its
-first 429, which halves it (slow start: clients starting together on one account
-do not meet its limit at four times its rate). After that a 429 cuts the rate it
+first 429, which sends it back to where it started (slow start: clients starting
+together on one account do not meet its limit at four times its rate, and leave
+the start with equal shares). After that a 429 cuts the rate it
 names (the endpoint's, or the overall one) by 10 % and the rate climbs back
 additively, slowly at first and faster the longer no 429 comes: small cuts keep
 the clients sharing an account at close to equal shares, so that exports split
@@ -36,10 +37,10 @@ SEARCH_REQUESTS_PER_SECOND = 18.0  # of 20 for search
 SEARCH_CEILING = 20.0
 #: With no configured rate, a client starts at this fraction of its key's default ...
 START_FRACTION = 0.25
-#: ... and doubles its rate every this many seconds until its first 429 (slow start) ...
+#: ... and doubles its rate every this many seconds until its first 429 (slow start), which
+#: sends it back to where it started: the same rate for every client that started together,
+#: whenever its own first 429 came, so none leaves the start with a larger share.
 SLOW_START_SECONDS = 2.0
-#: ... which multiplies it by this: four clients starting together overshoot about twice.
-SLOW_START_DECREASE = 0.5
 #: Any later 429 multiplies the rate it names by this: a small cut, so that clients sharing
 #: the account keep close to equal shares (a deep cut takes long to climb back from).
 DECREASE = 0.9
@@ -49,6 +50,7 @@ INCREASE = 0.0015
 #: start): clients that share the limit probe slowly, and a client left alone takes up what
 #: finished ones left in about a minute.
 ACCELERATION_SECONDS = 20.0
+ACCELERATION_POWER = 2.0
 #: A concurrency 429 multiplies the requests kept in flight by this.
 CONCURRENCY_DECREASE = 0.5
 #: No rate is cut below this (requests per second).
@@ -70,8 +72,9 @@ def default_rate(mode: str) -> float:
 class Rate:
     """A token bucket of capacity one whose rate adapts; callers hold the pacer's lock.
 
-    With ``slow_start`` it doubles until its first 429 and that 429 halves it;
-    otherwise, and after that, it grows additively and each 429 cuts it by 10 %.
+    With ``slow_start`` it doubles every 2 s until its first 429, which sends it back
+    to where it started; from then on, as without ``slow_start``, it grows
+    additively and each 429 cuts it by 10 %.
     """
 
     def __init__(
@@ -79,7 +82,7 @@ class Rate:
     ) -> None:
         self.name = name
         self.ceiling = ceiling
-        self.rate = min(start, ceiling)
+        self.start = self.rate = min(start, ceiling)
         self.slow_start = slow_start and self.rate < ceiling
         self._next_slot = 0.0
         self._updated = self._quiet_since = time.monotonic() if now is None else now
@@ -96,10 +99,11 @@ class Rate:
             return
         if self.slow_start:  # (the exponent capped: a bucket idle for an hour must not overflow)
             self.rate *= 2.0 ** min(elapsed / SLOW_START_SECONDS, 64.0)
-        else:  # the integral of INCREASE × ceiling × (1 + (t / ACCELERATION_SECONDS)²) over the elapsed time
+        else:  # the integral of INCREASE × ceiling × (1 + (t / ACCELERATION_SECONDS)^p) over the elapsed time
             end = (at - self._quiet_since) / ACCELERATION_SECONDS
             begin = end - elapsed / ACCELERATION_SECONDS
-            self.rate += INCREASE * self.ceiling * (elapsed + ACCELERATION_SECONDS * (end**3 - begin**3) / 3)
+            p = ACCELERATION_POWER + 1
+            self.rate += INCREASE * self.ceiling * (elapsed + ACCELERATION_SECONDS * (end**p - begin**p) / p)
         if self.rate >= self.ceiling:  # nothing left to probe: a later 429 is someone else's load
             self.rate, self.slow_start = self.ceiling, False
 
@@ -123,7 +127,10 @@ class Rate:
         if sent < self._cut_at:
             return False
         self._climb(now)
-        self.rate = max(MIN_RATE, self.rate * (SLOW_START_DECREASE if self.slow_start else DECREASE))
+        if self.slow_start:  # the start overshot: back to where it began
+            self.rate = min(self.rate, self.start)
+        else:
+            self.rate = max(MIN_RATE, self.rate * DECREASE)
         self.slow_start = False
         self._cut_at = self._updated = self._quiet_since = now
         self._next_slot = max(self._next_slot, now + 1.0 / self.rate)

@@ -54,7 +54,7 @@ def test_a_rate_is_cut_once_per_round_trip_and_climbs_back_faster_the_longer_no_
     assert rate.rate == pacing.MIN_RATE
 
 
-def test_slow_start_doubles_a_rate_until_its_first_429_which_halves_it():
+def test_slow_start_doubles_a_rate_until_its_first_429_which_sends_it_back_to_its_start():
     rate = Rate("all requests", 5.5, 22, slow_start=True, now=0.0)
     rate.reserve(1.0)
     assert rate.rate == pytest.approx(5.5 * 2 ** (1 / pacing.SLOW_START_SECONDS))
@@ -63,15 +63,12 @@ def test_slow_start_doubles_a_rate_until_its_first_429_which_halves_it():
 
     rate = Rate("all requests", 5.5, 22, slow_start=True, now=0.0)
     rate.reserve(2.0)
-    assert rate.cut(sent=2.0, now=2.2)
-    assert rate.rate == pytest.approx(
-        5.5 * 2 ** (2.2 / pacing.SLOW_START_SECONDS) * pacing.SLOW_START_DECREASE
-    )
-    cut = rate.rate
+    assert rate.rate == pytest.approx(11)
+    assert rate.cut(sent=2.0, now=2.2) and rate.rate == 5.5  # whenever its first 429 comes
     rate.reserve(3.2)  # one second later: additive now
-    assert rate.rate - cut == pytest.approx(climbed(22, 0, 1))
-    assert rate.cut(sent=3.2, now=3.4) and rate.rate < cut  # later 429s: the small cut
-    assert rate.rate == pytest.approx((cut + climbed(22, 0, 1.2)) * pacing.DECREASE)
+    assert rate.rate - 5.5 == pytest.approx(climbed(22, 0, 1))
+    assert rate.cut(sent=3.2, now=3.4)  # later 429s: the small cut
+    assert rate.rate == pytest.approx((5.5 + climbed(22, 0, 1.2)) * pacing.DECREASE)
 
     configured = Rate("all requests", 22, 22, slow_start=True, now=0.0)  # at its ceiling: nothing to probe
     assert configured.cut(sent=1.0, now=1.2) and configured.rate == pytest.approx(22 * pacing.DECREASE)
