@@ -13,6 +13,7 @@ machine are noisy.
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import json
 import logging
@@ -483,6 +484,7 @@ def shared_export(url: str, parts: list[dict[str, int]], parallelism: int, extra
             for r in results
         ],
         "rates": [[(when - start, rate) for when, rate in r["rates"]] for r in results],
+        "sent_by": [[(when - start, limited) for when, limited in r["sent"]] for r in results],
     }
 
 
@@ -592,6 +594,18 @@ def log_run(run: dict, total: int, budget: float) -> None:
         file=sys.stderr,
     )
     print(f"    {timeline(run)}", file=sys.stderr)
+    if len(run["sent_by"]) > 1:
+        for index, sent in enumerate(run["sent_by"]):  # each process: requests sent and its pacing rate
+            per_block = collections.Counter(int(when // 10) for when, _ in sent)
+            rates = {int(when // 10): rate for when, rate in run["rates"][index]}
+            print(
+                f"    process {index + 1}: "
+                + "; ".join(
+                    f"{block * 10}s {per_block[block] / 10:.1f} sent/{rates.get(block, 0):.1f} paced"
+                    for block in sorted(per_block)
+                ),
+                file=sys.stderr,
+            )
 
 
 def main() -> None:
