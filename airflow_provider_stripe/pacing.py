@@ -41,6 +41,9 @@ START_FRACTION = 0.25
 #: sends it back to where it started: the same rate for every client that started together,
 #: whenever its own first 429 came, so none leaves the start with a larger share.
 SLOW_START_SECONDS = 2.0
+#: 429s for requests sent this soon after a slow start ended are still that start's congestion
+#: (clients that started together have not all had their first 429 yet): not cut again.
+SETTLE_SECONDS = 1.0
 #: Any later 429 multiplies the rate it names by this: a small cut, so that clients sharing
 #: the account keep close to equal shares (a deep cut takes long to climb back from).
 DECREASE = 0.9
@@ -127,12 +130,13 @@ class Rate:
         if sent < self._cut_at:
             return False
         self._climb(now)
+        self._cut_at = self._updated = self._quiet_since = now
         if self.slow_start:  # the start overshot: back to where it began
             self.rate = min(self.rate, self.start)
+            self._cut_at = now + SETTLE_SECONDS  # the rest of the start's congestion is not cut again
         else:
             self.rate = max(MIN_RATE, self.rate * DECREASE)
         self.slow_start = False
-        self._cut_at = self._updated = self._quiet_since = now
         self._next_slot = max(self._next_slot, now + 1.0 / self.rate)
         return True
 

@@ -65,6 +65,8 @@ def test_slow_start_doubles_a_rate_until_its_first_429_which_sends_it_back_to_it
     rate.reserve(2.0)
     assert rate.rate == pytest.approx(11)
     assert rate.cut(sent=2.0, now=2.2) and rate.rate == 5.5  # whenever its first 429 comes
+    assert not rate.cut(sent=2.5, now=2.7)  # sent in the second after: the start's congestion still
+    assert rate.rate == 5.5
     rate.reserve(3.2)  # one second later: additive now
     assert rate.rate - 5.5 == pytest.approx(climbed(22, 0, 1))
     assert rate.cut(sent=3.2, now=3.4)  # later 429s: the small cut
