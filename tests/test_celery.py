@@ -36,7 +36,7 @@ import pendulum
 import psutil
 import pytest
 
-from tests.conftest import conn_json, free_port, wait_until_serving
+from tests.conftest import conn_json, free_port
 from tests.stripe_server import FakeStripe
 from tests.test_deployment import (
     Deployment,
@@ -44,6 +44,7 @@ from tests.test_deployment import (
     created_in,
     process_tree,
     read_jsonl_gz,
+    start,
     stop,
     wait_for_dags,
     wait_for_runs,
@@ -107,20 +108,6 @@ def owned_by_postgres(path: Path) -> Path:
     if os.geteuid() == 0:
         shutil.chown(path, "postgres", "postgres")
     return path
-
-
-def start(
-    name: str, command: list[str], env: dict[str, str], cwd: Path, logs: Path
-) -> subprocess.Popen[bytes]:
-    with (logs / f"{name}.log").open("wb") as log:
-        return subprocess.Popen(
-            command,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=cwd,
-            start_new_session=True,  # its own process group, to stop it as a whole
-        )
 
 
 def wait_for(what: str, ready: Any, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
@@ -266,13 +253,7 @@ def celery_deployment(
                 deployment.processes[name] = start(
                     name, [*airflow, *command], worker_env | {"STRIPE_TEST_WORKER": name}, tmp_path, logs
                 )
-            wait_until_serving(
-                f"{deployment.url}/api/v2/monitor/health",
-                deployment.processes["api-server"],
-                timeout=120,
-                what="the API server",
-            )
-            deployment.login("admin", password)
+            deployment.sign_in(password)
             for name in WORKERS:  # both consume from the queue before anything is queued
                 wait_for(
                     f"the Celery worker {name}",

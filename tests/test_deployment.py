@@ -64,6 +64,16 @@ class Deployment:
         self.home, self.output, self.url, self.processes = home, output, url, processes
         self.session = requests.Session()
 
+    def sign_in(self, password: str) -> None:
+        """Wait until the API server answers, then log in as ``admin``."""
+        wait_until_serving(
+            f"{self.url}/api/v2/monitor/health",
+            self.processes["api-server"],
+            timeout=120,
+            what="the API server",
+        )
+        self.login("admin", password)
+
     def login(self, username: str, password: str) -> None:
         answer = requests.post(
             f"{self.url}/auth/token", json={"username": username, "password": password}, timeout=30
@@ -162,6 +172,21 @@ def stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
             leftover.kill()
 
 
+def start(
+    name: str, command: list[str], env: dict[str, str], cwd: Path, logs: Path
+) -> subprocess.Popen[bytes]:
+    """Start a component with its output in ``logs/<name>.log``, in its own process group."""
+    with (logs / f"{name}.log").open("wb") as log:
+        return subprocess.Popen(
+            command,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            start_new_session=True,  # its own process group, to stop it as a whole
+        )
+
+
 @pytest.fixture
 def deployment(
     tmp_path: Path, stripe_server: FakeStripe, request: pytest.FixtureRequest
@@ -188,22 +213,10 @@ def deployment(
     try:
         with deployment.print_logs_on_failure():
             for name, command in commands.items():
-                with (home / "components" / f"{name}.log").open("wb") as log:
-                    deployment.processes[name] = subprocess.Popen(
-                        [*airflow, *command],
-                        env=env,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        cwd=tmp_path,
-                        start_new_session=True,  # its own process group, to stop it as a whole
-                    )
-            wait_until_serving(
-                f"{deployment.url}/api/v2/monitor/health",
-                deployment.processes["api-server"],
-                timeout=120,
-                what="the API server",
-            )
-            deployment.login("admin", password)
+                deployment.processes[name] = start(
+                    name, [*airflow, *command], env, tmp_path, home / "components"
+                )
+            deployment.sign_in(password)
         failed = request.session.testsfailed
         yield deployment
         if request.session.testsfailed > failed:  # the test failed (its report comes before teardown)
