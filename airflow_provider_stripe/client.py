@@ -37,7 +37,7 @@ import urllib3
 from tenacity import RetryCallState, Retrying, retry_if_exception
 from urllib3.connectionpool import HTTPConnectionPool
 
-from airflow_provider_stripe import __version__, pacing
+from airflow_provider_stripe import __version__
 from airflow_provider_stripe.exceptions import (
     StripeAPIError,
     StripeAuthenticationError,
@@ -52,7 +52,7 @@ from airflow_provider_stripe.exceptions import (
     StripeRequestError,
     StripeResponseError,
 )
-from airflow_provider_stripe.pacing import AdaptivePacer, default_rate
+from airflow_provider_stripe.pacing import AdaptivePacer
 from airflow_provider_stripe.params import (
     MAX_PAGE_SIZE,
     NO_UPPER_BOUND,
@@ -584,11 +584,10 @@ class StripeClient:
         self.max_retry_wait = check_number(max_retry_wait, "max_retry_wait", allow_zero=True)
         self.timeout = check_number(timeout, "timeout", allow_zero=False)
         self.stats = ClientStats()
-        # None (not configured): the key's mode sets the ceiling and the client starts at a part
-        # of it (slow start); a configured rate is where it starts; 0 turns overall pacing off.
+        # None (not configured): from the key's mode; a configured rate is where it starts and
+        # its ceiling; 0 turns overall pacing off.
         if max_requests_per_second is None:
-            ceiling = default_rate(self.mode)
-            self.pacer = AdaptivePacer(ceiling, start=ceiling * pacing.START_FRACTION, sleep=_sleep)
+            self.pacer = AdaptivePacer.for_key(self.mode, sleep=_sleep)
         else:
             rate = check_rate(max_requests_per_second, "max_requests_per_second")
             self.pacer = AdaptivePacer(rate, sleep=_sleep)

@@ -130,12 +130,13 @@ class Rate:
         if sent < self._cut_at:
             return False
         self._climb(now)
-        self._cut_at = self._updated = self._quiet_since = now
+        self._updated = self._quiet_since = now
         if self.slow_start:  # the start overshot: back to where it began
             self.rate = min(self.rate, self.start)
             self._cut_at = now + SETTLE_SECONDS  # the rest of the start's congestion is not cut again
         else:
             self.rate = max(MIN_RATE, self.rate * DECREASE)
+            self._cut_at = now
         self.slow_start = False
         self._next_slot = max(self._next_slot, now + 1.0 / self.rate)
         return True
@@ -192,7 +193,6 @@ class AdaptivePacer:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.ceiling = rate
-        self._start = min(start or rate, rate) if rate else None
         self._sleep = sleep
         self._lock = threading.Lock()
         self.overall = Rate("all requests", start or rate, rate, slow_start=True) if rate else None
@@ -206,6 +206,13 @@ class AdaptivePacer:
         #: Every cut so far, for the task log's summary: ``{reason: count}``.
         self.slowdowns: dict[str, int] = {}
 
+    @classmethod
+    def for_key(cls, mode: str, *, sleep: Callable[[float], None] = time.sleep) -> AdaptivePacer:
+        """The pacing of a client with no configured rate: its key's mode sets the ceiling, and
+        it slow-starts from ``START_FRACTION`` of it."""
+        ceiling = default_rate(mode)
+        return cls(ceiling, start=ceiling * START_FRACTION, sleep=sleep)
+
     def _endpoint(self, endpoint: str, search: bool) -> Rate | None:
         if search:
             return self.search
@@ -213,7 +220,8 @@ class AdaptivePacer:
             return None
         rate = self.endpoints.get(endpoint)
         if rate is None:
-            start = min(self._start or self.ceiling, ENDPOINT_REQUESTS_PER_SECOND)
+            assert self.overall is not None  # both exist when a rate is set
+            start = min(self.overall.start, ENDPOINT_REQUESTS_PER_SECOND)
             rate = self.endpoints[endpoint] = Rate(endpoint, start, self.ceiling, slow_start=True)
         return rate
 
