@@ -5,7 +5,7 @@ of a second): ``clients`` independent clients, each with ``parallelism`` workers
 its own :class:`airflow_provider_stripe.pacing.Rate` (the class the client uses, with
 explicit times), export ``pages`` pages each against a server that answers after
 ``latency`` seconds and refuses what is over ``limit`` per second, counted by a
-sliding second or a token bucket, as ``tests/stripe_server.py`` does. A 429 is
+sliding second or a token bucket, with ``tests/stripe_server.py``'s own count. A 429 is
 retried after the client's jittered backoff. Used to explore pacing constants before
 the real, slower benchmark (``run.py --only 6``) measures a candidate::
 
@@ -22,13 +22,13 @@ import heapq
 import random
 import statistics
 import sys
-from collections import deque
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from airflow_provider_stripe import pacing
 from airflow_provider_stripe.client import INITIAL_BACKOFF, MAX_BACKOFF
+from tests.stripe_server import Limit
 
 
 def simulate(
@@ -52,8 +52,7 @@ def simulate(
     left = [pages] * clients
     in_flight = [0] * clients
     done = [0.0] * clients
-    window: deque[float] = deque()
-    tokens, refilled = float(burst or 0), 0.0
+    count = Limit()  # the test server's own count of the limit
     events: list[tuple[float, int, str, int, int, float]] = []
     order = 0
     requests = limited = 0
@@ -82,17 +81,9 @@ def simulate(
                 continue
             rate.sent(at)
             arrive = at + rng.uniform(0.0005, 0.003)
-            if burst:
-                tokens = min(float(burst), tokens + (arrive - refilled) * limit)
-                refilled = arrive
-                over = tokens < 1
-                tokens -= 0 if over else 1
-            else:
-                while window and window[0] <= arrive - 1.0:
-                    window.popleft()
-                over = len(window) >= limit
-                if not over:
-                    window.append(arrive)
+            over = count.full(arrive, limit, burst)
+            if not over:
+                count.admit(arrive, burst)
             requests += 1
             limited += over
             push(at + latency + rng.uniform(0.001, 0.01), "429" if over else "200", client, attempt, at)

@@ -739,10 +739,10 @@ class FakeStripe(ThreadingHTTPServer):
         #: own limiters (a request arriving a little early is absorbed, not refused).
         self.rate_limit_burst: int | None = None
         self.limited_by: collections.Counter[str] = collections.Counter()
-        self._endpoint_limits: dict[str, _Limit] = collections.defaultdict(_Limit)
+        self._endpoint_limits: dict[str, Limit] = collections.defaultdict(Limit)
         self.in_flight = 0
         self.log_requests = True
-        self._limit = _Limit()
+        self._limit = Limit()
         self.rate_limited = 0
         self._thread: threading.Thread | None = None
         #: The server's time (Unix seconds): when events happen and which ones are still kept.
@@ -1019,7 +1019,7 @@ class FakeStripe(ThreadingHTTPServer):
             return reason
 
 
-class _Limit:
+class Limit:
     """The requests one rate limit admitted: their arrival times over the last second (a sliding
     window), or the tokens left in a bucket when the server counts with one."""
 

@@ -19,7 +19,7 @@ from airflow_provider_stripe.exceptions import StripeRateLimitError
 from airflow_provider_stripe.hooks.stripe import StripeHook
 from airflow_provider_stripe.pacing import AdaptivePacer, Rate
 from tests.conftest import conn_json
-from tests.stripe_server import DEFAULT_KEY, FakeStripe, _Limit, fake_key
+from tests.stripe_server import DEFAULT_KEY, FakeStripe, Limit, fake_key
 
 
 def climbed(ceiling: float, since: float, until: float) -> float:
@@ -228,18 +228,18 @@ def test_the_test_server_counts_its_limit_by_a_sliding_second_or_a_token_bucket(
     """Both ways admit ``limit`` requests at once; a token bucket refills continuously, a sliding
     window only as its oldest requests turn a second old. A refused request costs nothing."""
 
-    def admitted(limit: _Limit, at: float, burst: int | None) -> bool:
+    def admitted(limit: Limit, at: float, burst: int | None) -> bool:
         if limit.full(at, 2, burst):
             return False
         limit.admit(at, burst)
         return True
 
-    window = _Limit()
+    window = Limit()
     assert [admitted(window, 0.0, None) for _ in range(3)] == [True, True, False]
     assert not admitted(window, 0.9, None)  # both still within the last second
     assert [admitted(window, 1.0, None) for _ in range(3)] == [True, True, False]
 
-    bucket = _Limit()  # three tokens, refilled at 2/s
+    bucket = Limit()  # three tokens, refilled at 2/s
     assert [admitted(bucket, 0.0, 3) for _ in range(4)] == [True, True, True, False]
     assert [admitted(bucket, 0.6, 3) for _ in range(2)] == [True, False]  # 1.2 tokens back
     assert [admitted(bucket, 10.0, 3) for _ in range(4)] == [True, True, True, False]  # never above 3
