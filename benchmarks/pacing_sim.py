@@ -2,7 +2,7 @@
 
 A discrete-event simulation, in simulated time (a 90-second export takes a fraction
 of a second): ``clients`` independent clients, each with ``parallelism`` workers and
-its own :class:`airflow_provider_stripe.pacing.Rate` (the class the client uses, with
+its own :class:`airflow_provider_stripe.api.pacing.Rate` (the class the client uses, with
 explicit times), export ``pages`` pages each against a server that answers after
 ``latency`` seconds and refuses what is over ``limit`` per second, counted by a
 sliding second or a token bucket, with ``tests/stripe_server.py``'s own count. A 429 is
@@ -26,8 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from airflow_provider_stripe import pacing
-from airflow_provider_stripe.client import INITIAL_BACKOFF, MAX_BACKOFF
+from airflow_provider_stripe.api import pacing
+from airflow_provider_stripe.api.retries import INITIAL_BACKOFF, MAX_BACKOFF
 from tests.stripe_server import Limit
 
 

@@ -85,7 +85,7 @@ def connection_env(url: str, **extra: object) -> None:
 def ours(url: str, out: Path, path: str) -> int:
     """The provider's hook (``iter_objects``, embedded lists completed) into ``write_records``."""
     from airflow_provider_stripe.hooks.stripe import StripeHook
-    from airflow_provider_stripe.output import resolve_path, write_records
+    from airflow_provider_stripe.utils.output import resolve_path, write_records
 
     connection_env(url, max_requests_per_second=0)
     return write_records(resolve_path(str(out)), StripeHook().iter_objects(path), output_format="jsonl")
@@ -345,7 +345,7 @@ def import_cost(rounds: int = 7) -> list[tuple[str, str]]:
 
 # -- 6. a rate limit shared by independent clients (issue 12) --------------------------------------
 
-#: ``BENCH_PACING="INCREASE=0.01,DECREASE=0.7"``: override constants of ``airflow_provider_stripe.pacing``
+#: ``BENCH_PACING="INCREASE=0.01,DECREASE=0.7"``: override constants of ``airflow_provider_stripe.api.pacing``
 #: inside the export processes of section 6, to try a change without editing the provider.
 PACING_ENV = "BENCH_PACING"
 #: ``BENCH_LIMITERS="window"``: which ways of counting the server's limit section 6 runs under.
@@ -374,7 +374,7 @@ def export_worker(spec: dict[str, object]) -> None:
     whether it was answered 429, and its overall rate sampled every half second."""
     import threading
 
-    from airflow_provider_stripe import pacing
+    from airflow_provider_stripe.api import pacing
 
     for name, value in pacing_overrides().items():
         assert hasattr(pacing, name), f"{PACING_ENV}: pacing has no {name}"
@@ -666,7 +666,7 @@ def main() -> None:
             )
         )
     if 6 in only:
-        from airflow_provider_stripe import pacing
+        from airflow_provider_stripe.api import pacing
 
         for name, value in pacing_overrides().items():  # so the titles say what the processes use
             setattr(pacing, name, value)

@@ -172,7 +172,7 @@ def api(connection: dict[str, Any], method: str, path: str, **data: str) -> dict
 
 
 def sandbox_customers(connection: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    from airflow_provider_stripe.client import StripeClient
+    from airflow_provider_stripe.api.client import StripeClient
 
     client = StripeClient(str(connection["password"]), base_url=str(connection["host"]))
     return {c["id"]: c for c in client.iterate("customers", {})}

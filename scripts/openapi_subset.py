@@ -28,7 +28,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_stripe.resources import RESOURCES
+from airflow_provider_stripe.api.registry import RESOURCES
 
 RANGE_KEYS = {"gt", "gte", "lt", "lte"}
 

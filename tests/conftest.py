@@ -53,7 +53,7 @@ def stripe_conn(stripe_server: FakeStripe, monkeypatch: pytest.MonkeyPatch) -> F
         "AIRFLOW_CONN_STRIPE_DEFAULT",
         conn_json(stripe_server.url, max_requests_per_second=0, max_retry_wait=30),
     )
-    monkeypatch.setattr("airflow_provider_stripe.client.INITIAL_BACKOFF", 0.01)
+    monkeypatch.setattr("airflow_provider_stripe.api.retries.INITIAL_BACKOFF", 0.01)
     return stripe_server
 
 
@@ -65,7 +65,7 @@ def stripe_env(stripe_server: FakeStripe, monkeypatch: pytest.MonkeyPatch, tmp_p
         conn_json(stripe_server.url, max_requests_per_second=0, max_retry_wait=5),
     )
     monkeypatch.setenv("STRIPE_TEST_OUT", str(tmp_path))
-    monkeypatch.setattr("airflow_provider_stripe.client.INITIAL_BACKOFF", 0.01)
+    monkeypatch.setattr("airflow_provider_stripe.api.retries.INITIAL_BACKOFF", 0.01)
     return stripe_server
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_stripe.client import embedded_list_request
+from airflow_provider_stripe.api.embedded import embedded_list_request
 from airflow_provider_stripe.exceptions import StripeResponseError
 from airflow_provider_stripe.hooks.stripe import StripeHook
 from tests.conftest import task_results

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from airflow_provider_stripe import pacing
+from airflow_provider_stripe.api import pacing
+from airflow_provider_stripe.api.pacing import AdaptivePacer
 from airflow_provider_stripe.exceptions import (
     StripeAPIError,
     StripeAuthenticationError,
@@ -18,11 +19,10 @@ from airflow_provider_stripe.exceptions import (
     StripeRateLimitError,
 )
 from airflow_provider_stripe.hooks.stripe import StripeHook
-from airflow_provider_stripe.pacing import AdaptivePacer
 from tests.conftest import conn_json
 from tests.stripe_server import FakeStripe, Fault
 
-CLIENT_LOG = "airflow_provider_stripe.client"
+CLIENT_LOG = "airflow_provider_stripe.api.retries"
 
 
 def statuses(server: FakeStripe):
@@ -112,7 +112,7 @@ def test_dropped_connection_is_retried(stripe_conn: FakeStripe):
 def test_read_timeout_is_retried(stripe_server: FakeStripe, monkeypatch):
     stripe_server.seed(2)
     monkeypatch.setenv("AIRFLOW_CONN_STRIPE_DEFAULT", conn_json(stripe_server.url, timeout=0.3))
-    monkeypatch.setattr("airflow_provider_stripe.client.INITIAL_BACKOFF", 0.01)
+    monkeypatch.setattr("airflow_provider_stripe.api.retries.INITIAL_BACKOFF", 0.01)
     stripe_server.faults.append(Fault(delay=1.0))
     assert len(StripeHook().list_customers()["data"]) == 2
     assert len(stripe_server.requests) == 2
@@ -127,7 +127,7 @@ def test_slow_responses_within_timeout_succeed(stripe_conn: FakeStripe):
 
 def test_permanent_5xx_fails_within_the_attempt_bound(stripe_server: FakeStripe, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_STRIPE_DEFAULT", conn_json(stripe_server.url, max_retries=3))
-    monkeypatch.setattr("airflow_provider_stripe.client.INITIAL_BACKOFF", 0.01)
+    monkeypatch.setattr("airflow_provider_stripe.api.retries.INITIAL_BACKOFF", 0.01)
     stripe_server.fault_rate, stripe_server.random_faults = 1.0, [Fault(status=503)]
     with pytest.raises(StripeAPIError) as info:
         StripeHook().list_customers()
@@ -139,6 +139,8 @@ def test_total_retry_wait_is_bounded(stripe_server: FakeStripe, monkeypatch):
     monkeypatch.setenv(
         "AIRFLOW_CONN_STRIPE_DEFAULT", conn_json(stripe_server.url, max_retries=100, max_retry_wait=1.5)
     )
+    # A backoff below Retry-After, so each wait is the header's (a header never shortens a backoff).
+    monkeypatch.setattr("airflow_provider_stripe.api.retries.INITIAL_BACKOFF", 0.01)
     stripe_server.fault_rate, stripe_server.random_faults = (
         1.0,
         [Fault(status=429, headers={"Retry-After": "0.4"})],
@@ -156,7 +158,7 @@ def test_total_retry_wait_is_bounded(stripe_server: FakeStripe, monkeypatch):
 
 def test_connection_refused_raises_connection_error_after_retries(monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_STRIPE_DEFAULT", conn_json("http://127.0.0.1:9", max_retries=2))
-    monkeypatch.setattr("airflow_provider_stripe.client.INITIAL_BACKOFF", 0.01)
+    monkeypatch.setattr("airflow_provider_stripe.api.retries.INITIAL_BACKOFF", 0.01)
     with pytest.raises(StripeConnectionError, match=r"Could not reach http://127\.0\.0\.1:9"):
         StripeHook().list_customers()
 

@@ -263,7 +263,7 @@ def test_a_page_cannot_drive_the_limit_below_one(stripe_conn: FakeStripe):
 def test_timeout_bounds_a_trickling_answer(stripe_server: FakeStripe, monkeypatch):
     stripe_server.seed(3)
     use_connection(monkeypatch, stripe_server.url, timeout=1.5, max_retries=1, max_requests_per_second=0)
-    monkeypatch.setattr("airflow_provider_stripe.client.INITIAL_BACKOFF", 0.01)
+    monkeypatch.setattr("airflow_provider_stripe.api.retries.INITIAL_BACKOFF", 0.01)
     stripe_server.faults.extend([Fault(trickle=0.2), Fault(trickle=0.2)])
     start = time.monotonic()
     with pytest.raises(StripeConnectionError, match=r"within the timeout of 1\.5s") as info:
@@ -490,7 +490,7 @@ StripeGetCustomerOperator(task_id="g", customer_id="{customer["id"]}", output_pa
 def test_a_killed_writer_leaves_a_partial_that_the_next_write_removes(tmp_path):
     from airflow.sdk import ObjectStoragePath
 
-    from airflow_provider_stripe.output import write_records
+    from airflow_provider_stripe.utils.output import write_records
 
     destination = tmp_path / "customers.jsonl"
     unrelated = [
@@ -502,7 +502,7 @@ def test_a_killed_writer_leaves_a_partial_that_the_next_write_removes(tmp_path):
     script = (
         "import time, sys\n"
         "from airflow.sdk import ObjectStoragePath\n"
-        "from airflow_provider_stripe.output import write_records\n"
+        "from airflow_provider_stripe.utils.output import write_records\n"
         "def records():\n"
         "    yield from ({'id': f'cus_{i}'} for i in range(1000))\n"
         "    print('written', flush=True); time.sleep(60)\n"

@@ -290,7 +290,7 @@ def test_connection_from_metadata_database_style_uri(stripe_server: FakeStripe, 
         "AIRFLOW_CONN_STRIPE_URI",
         f"stripe://:sk_test_fakeserverkey@{host.hostname}:{host.port}/?max_retries=1",
     )
-    monkeypatch.setattr("airflow_provider_stripe.client.DEFAULT_BASE_URL", "unused")
+    monkeypatch.setattr("airflow_provider_stripe.api.transport.DEFAULT_BASE_URL", "unused")
     hook = StripeHook("stripe_uri")
     client = hook.get_conn()
     # A URI host has no scheme: https is assumed, and the port is kept.
@@ -467,8 +467,8 @@ def test_progress_is_logged_with_records_pages_rate_and_retries(stripe_conn: Fak
     import logging
 
     stripe_conn.seed(300)
-    monkeypatch.setattr("airflow_provider_stripe.client.PROGRESS_LOG_INTERVAL", 0.0)
-    with caplog.at_level(logging.INFO, logger="airflow_provider_stripe.client"):
+    monkeypatch.setattr("airflow_provider_stripe.api.pagination.PROGRESS_LOG_INTERVAL", 0.0)
+    with caplog.at_level(logging.INFO, logger="airflow_provider_stripe.api.pagination"):
         assert len(list(StripeHook().iter_customers(page_size=100))) == 300
     progress = [r.getMessage() for r in caplog.records if "so far" in r.getMessage()]
     assert len(progress) == 3

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from airflow_provider_stripe.exceptions import StripeParameterError
-from airflow_provider_stripe.output import (
+from airflow_provider_stripe.utils.output import (
     WRITE_BATCH,
     check_format,
     resolve_path,

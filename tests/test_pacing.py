@@ -13,11 +13,12 @@ import time
 
 import pytest
 
-from airflow_provider_stripe import pacing
-from airflow_provider_stripe.client import StripeClient, endpoint_name
+from airflow_provider_stripe.api import pacing
+from airflow_provider_stripe.api.client import StripeClient
+from airflow_provider_stripe.api.encoding import endpoint_name
+from airflow_provider_stripe.api.pacing import AdaptivePacer, Rate
 from airflow_provider_stripe.exceptions import StripeRateLimitError
 from airflow_provider_stripe.hooks.stripe import StripeHook
-from airflow_provider_stripe.pacing import AdaptivePacer, Rate
 from tests.conftest import conn_json
 from tests.stripe_server import DEFAULT_KEY, FakeStripe, Limit, fake_key
 
@@ -88,7 +89,7 @@ def test_slow_start_doubles_a_rate_until_its_first_429_which_sends_it_back_to_it
 
 
 def test_each_reason_slows_what_it_names(caplog):
-    caplog.set_level(logging.WARNING, logger="airflow_provider_stripe.pacing")
+    caplog.set_level(logging.WARNING, logger="airflow_provider_stripe.api.pacing")
     pacer = AdaptivePacer(22)  # endpoints start at 22 too: at their ceiling, no slow start to time
     sent = pacer.acquire("customers")
     pacer.release("customers", sent)

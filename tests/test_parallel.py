@@ -9,9 +9,9 @@ import time
 
 import pytest
 
+from airflow_provider_stripe.api.params import split_created
 from airflow_provider_stripe.exceptions import StripeAPIError, StripeParameterError
 from airflow_provider_stripe.hooks.stripe import StripeHook
-from airflow_provider_stripe.params import split_created
 from tests.conftest import conn_json, task_results
 from tests.stripe_server import FakeStripe, Fault
 

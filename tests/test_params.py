@@ -7,10 +7,11 @@ import datetime as dt
 import pendulum
 import pytest
 
-from airflow_provider_stripe.client import base_url_from, encode_params, object_path
+from airflow_provider_stripe.api.encoding import encode_params, object_path
+from airflow_provider_stripe.api.params import created_bounds, normalize_created, object_list_params, to_unix
+from airflow_provider_stripe.api.registry import get_resource
+from airflow_provider_stripe.api.transport import base_url_from
 from airflow_provider_stripe.exceptions import StripeConfigurationError, StripeParameterError
-from airflow_provider_stripe.params import created_bounds, normalize_created, object_list_params, to_unix
-from airflow_provider_stripe.resources import get_resource
 
 
 @pytest.mark.parametrize(

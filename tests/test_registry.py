@@ -15,9 +15,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_stripe.exceptions import StripeParameterError
-from airflow_provider_stripe.params import object_list_params
-from airflow_provider_stripe.resources import (
+from airflow_provider_stripe.api.params import object_list_params
+from airflow_provider_stripe.api.registry import (
     AMOUNT_RANGE,
     ARRAY,
     BOOLEAN,
@@ -28,6 +27,7 @@ from airflow_provider_stripe.resources import (
     RESOURCES,
     STRING,
 )
+from airflow_provider_stripe.exceptions import StripeParameterError
 
 SPEC: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parent / "data" / "stripe-openapi-objects.json").read_text()

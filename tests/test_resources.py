@@ -13,9 +13,18 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_stripe.api.registry import (
+    ARRAY,
+    BOOLEAN,
+    ID,
+    INTEGER,
+    RANGE,
+    RESOURCES,
+    STRING,
+    Resource,
+)
 from airflow_provider_stripe.exceptions import StripeParameterError
 from airflow_provider_stripe.hooks.stripe import StripeHook
-from airflow_provider_stripe.resources import ARRAY, BOOLEAN, ID, INTEGER, RANGE, RESOURCES, STRING, Resource
 from tests.stripe_server import FakeStripe
 
 SPEC: dict[str, Any] = json.loads(

@@ -19,7 +19,7 @@ def test_the_key_appears_nowhere(stripe_server: FakeStripe, monkeypatch, caplog,
     stripe_server.seed(120, account="acct_leak")
     stripe_server.seed(120)
     monkeypatch.setenv("AIRFLOW_CONN_STRIPE_DEFAULT", conn_json(stripe_server.url, key=key, max_retries=4))
-    monkeypatch.setattr("airflow_provider_stripe.client.INITIAL_BACKOFF", 0.01)
+    monkeypatch.setattr("airflow_provider_stripe.api.retries.INITIAL_BACKOFF", 0.01)
     seen: list[str] = []
     caplog.set_level(logging.DEBUG)
     hook = StripeHook()

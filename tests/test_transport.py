@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from airflow_provider_stripe.client import StripeClient
+from airflow_provider_stripe.api.client import StripeClient
 from airflow_provider_stripe.exceptions import (
     AirflowFailException,
     StripeAPIError,
@@ -328,7 +328,7 @@ def test_close_from_another_thread_ends_a_waiting_consumer(stripe_conn: FakeStri
 def test_a_concurrent_writer_to_the_same_path_fails_typed_and_writes_nothing_half(tmp_path):
     from airflow.sdk import ObjectStoragePath
 
-    from airflow_provider_stripe.output import write_records
+    from airflow_provider_stripe.utils.output import write_records
 
     destination = ObjectStoragePath(f"file://{tmp_path}/customers.jsonl")
 
@@ -347,7 +347,7 @@ def test_a_concurrent_writer_to_the_same_path_fails_typed_and_writes_nothing_hal
 def test_a_directory_named_like_a_partial_is_left_alone(tmp_path):
     from airflow.sdk import ObjectStoragePath
 
-    from airflow_provider_stripe.output import write_records
+    from airflow_provider_stripe.utils.output import write_records
 
     odd = tmp_path / ".customers.jsonl.0123456789abcdef0123456789abcdef.partial"
     odd.mkdir()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import cached_property
 from typing import Any
 
@@ -12,19 +12,11 @@ import pendulum
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
-from airflow_provider_stripe.changes import ChangeIterator
-from airflow_provider_stripe.client import (
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_MAX_RETRY_WAIT,
-    DEFAULT_TIMEOUT,
-    MAX_PARALLELISM,
-    ListIterator,
-    StripeClient,
-    base_url_from,
-    listed_paths,
-)
-from airflow_provider_stripe.exceptions import StripeConfigurationError, StripeParameterError
-from airflow_provider_stripe.params import (
+from airflow_provider_stripe.api.changes import ChangeIterator
+from airflow_provider_stripe.api.client import DEFAULT_TIMEOUT, StripeClient
+from airflow_provider_stripe.api.embedded import listed_paths
+from airflow_provider_stripe.api.pagination import Listing, ListIterator, check_listing
+from airflow_provider_stripe.api.params import (
     DEFAULT_CONN_ID,
     DEFAULT_SETTLE_SECONDS,
     MAX_PAGE_SIZE,
@@ -43,7 +35,10 @@ from airflow_provider_stripe.params import (
     normalize_expand,
     object_list_params,
 )
-from airflow_provider_stripe.resources import RESOURCES, get_resource
+from airflow_provider_stripe.api.registry import RESOURCES, get_resource
+from airflow_provider_stripe.api.retries import DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_WAIT
+from airflow_provider_stripe.api.transport import base_url_from
+from airflow_provider_stripe.exceptions import StripeConfigurationError, StripeParameterError
 
 CUSTOMERS = "customers"
 EVENTS = "events"
@@ -169,7 +164,7 @@ class StripeHook(BaseHook):
             raise StripeConfigurationError(f"{self._connection_label}: {exc}") from None
 
     def get_conn(self) -> StripeClient:
-        """Return the cached :class:`~airflow_provider_stripe.client.StripeClient`."""
+        """Return the cached :class:`~airflow_provider_stripe.api.client.StripeClient`."""
         return self.client
 
     def get_object(
@@ -248,10 +243,44 @@ class StripeHook(BaseHook):
         newest. ``parallelism`` > 1 splits the ``created`` range over that many
         workers sharing the hook's pacing (only for lists that take ``created``; no
         cursors or ``max_records`` then; order is per page, see
-        :class:`~airflow_provider_stripe.client.ParallelListIterator`). Embedded
+        :class:`~airflow_provider_stripe.api.parallel.ParallelListIterator`). Embedded
         lists are completed unless ``complete_lists`` is False. The iterator's
         ``has_more``, ``pages`` and ``records`` describe the run once it is exhausted.
         """
+        listing = self.object_listing(
+            resource,
+            created=created,
+            page_size=page_size,
+            max_records=max_records,
+            parallelism=parallelism,
+            starting_after=starting_after,
+            ending_before=ending_before,
+            expand=expand,
+            complete_lists=complete_lists,
+            filters=filters,
+        )
+        return self.iter_listing(listing)
+
+    def iter_listing(self, listing: Listing) -> ListIterator:
+        """The records of a listing made by :meth:`object_listing`, lazily."""
+        return self.client.iterate_listing(listing)
+
+    @staticmethod
+    def object_listing(
+        resource: str,
+        *,
+        created: CreatedFilter | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        max_records: int | None = None,
+        parallelism: int = 1,
+        starting_after: str | None = None,
+        ending_before: str | None = None,
+        expand: str | Iterable[str] | None = None,
+        complete_lists: bool = True,
+        filters: Mapping[str, Any] | None = None,
+    ) -> Listing:
+        """The checked listing :meth:`iter_objects` reads, with no I/O: an operator checks its
+        arguments with it before it reads a Connection, and hands it to the client as is."""
         spec = get_resource(resource)
         complete = check_bool(complete_lists, "complete_lists")
         params = object_list_params(
@@ -268,7 +297,7 @@ class StripeHook(BaseHook):
             raise StripeParameterError(
                 "parallelism", f"splits created windows, and the {spec.path} list takes no created filter"
             )
-        return self.client.iterate(
+        return check_listing(
             spec.path,
             params,
             page_size=page_size,
@@ -425,7 +454,7 @@ class StripeHook(BaseHook):
 
         Each is the object's latest state in the window, or ``{"id", "object",
         "deleted": true}``, with ``_stripe_event`` saying which event decided it; see
-        :class:`~airflow_provider_stripe.changes.ChangeIterator` for the order and
+        :class:`~airflow_provider_stripe.api.changes.ChangeIterator` for the order and
         ties. The window is half-open and must start within Stripe's 30 days of
         events (else it fails before any request: run a full export instead).
 
@@ -450,7 +479,6 @@ class StripeHook(BaseHook):
             raise StripeParameterError(
                 "expand", "needs refetch=True: event payloads are never expanded, only refetched objects are"
             )
-        check_int(parallelism, "parallelism", minimum=1, maximum=MAX_PARALLELISM)
         now = time.time()
         check_event_window(bounds, now, required=True)
         start, end = created_bounds(bounds)
@@ -469,9 +497,11 @@ class StripeHook(BaseHook):
                     f"the window ends at {ended}, in the future: its changes cannot be read yet. "
                     "Give an end in the past, or none to read up to now.",
                 )
-        events = self.iter_events(
-            list(spec.change_event_types),
-            created={"gte": start, "lt": max(end, start + 1)},  # not read when empty
+        # The window and types are checked above and in the registry: list them without a second pass.
+        window = {"created": {"gte": start, "lt": max(end, start + 1)}}  # not read when empty
+        events = self.client.iterate_each(
+            EVENTS,
+            [{**window, **names} for names in event_type_filters(list(spec.change_event_types))],
             page_size=page_size,
             parallelism=parallelism,
         )

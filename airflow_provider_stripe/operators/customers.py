@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_stripe.exceptions import StripeParameterError
-from airflow_provider_stripe.links import StripeCustomerLink, StripeDashboardLink, dashboard_url
-from airflow_provider_stripe.operators.objects import StripeGetOperator, StripeListOperator, _StripeOperator
-from airflow_provider_stripe.params import (
+from airflow_provider_stripe.api.params import (
     DEFAULT_CONN_ID,
     DEFAULT_SETTLE_SECONDS,
     MAX_PAGE_SIZE,
@@ -16,7 +13,10 @@ from airflow_provider_stripe.params import (
     check_bool,
     check_int,
 )
-from airflow_provider_stripe.resources import get_resource
+from airflow_provider_stripe.api.registry import get_resource
+from airflow_provider_stripe.exceptions import StripeParameterError
+from airflow_provider_stripe.links import StripeCustomerLink, StripeDashboardLink, dashboard_url
+from airflow_provider_stripe.operators.objects import StripeGetOperator, StripeListOperator, _StripeOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath

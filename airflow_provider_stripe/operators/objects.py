@@ -13,9 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_stripe.exceptions import StripeFailError, StripeParameterError
-from airflow_provider_stripe.links import StripeDashboardLink, resource_dashboard_url
-from airflow_provider_stripe.params import (
+from airflow_provider_stripe.api.params import (
     DEFAULT_CONN_ID,
     MAX_PAGE_SIZE,
     CreatedFilter,
@@ -24,15 +22,16 @@ from airflow_provider_stripe.params import (
     check_int,
     check_optional_int,
     check_search_query,
-    object_list_params,
 )
-from airflow_provider_stripe.resources import Resource, get_resource
+from airflow_provider_stripe.api.registry import Resource, get_resource
+from airflow_provider_stripe.exceptions import StripeFailError, StripeParameterError
+from airflow_provider_stripe.links import StripeDashboardLink, resource_dashboard_url
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
 
-    from airflow_provider_stripe.changes import ChangeIterator
-    from airflow_provider_stripe.client import ListIterator
+    from airflow_provider_stripe.api.changes import ChangeIterator
+    from airflow_provider_stripe.api.pagination import ListIterator
     from airflow_provider_stripe.hooks.stripe import StripeHook
 
 STRIPE_COLOR = "#635BFF"
@@ -133,7 +132,7 @@ class _StripeOperator(BaseOperator):
             )  # Stripe's names
             return {"object": kind, "url": url, "has_more": records.has_more, "data": data, **extra()}
 
-        from airflow_provider_stripe.output import output_summary, write_records
+        from airflow_provider_stripe.utils.output import output_summary, write_records
 
         written = write_records(
             target, tagged, output_format=output_format, has_more=lambda: records.has_more, list_url=url
@@ -168,16 +167,10 @@ class _StripeOperator(BaseOperator):
     def _output(
         self, output_path: str | ObjectStoragePath | None, output_conn_id: str | None, output_format: str
     ) -> ObjectStoragePath | None:
-        from airflow_provider_stripe.output import check_destination, check_format, resolve_path
+        from airflow_provider_stripe.utils.output import check_destination, check_format, resolve_path
 
         check_format(output_format)
         return check_destination(resolve_path(output_path, output_conn_id)) if output_path else None
-
-
-def _checked_filters(resource: Resource, filters: Any) -> dict[str, Any]:
-    """``filters`` as a dict, each checked against the resource's row, before any request."""
-    object_list_params(resource, filters=filters)
-    return dict(filters or {})
 
 
 class StripeListOperator(_StripeOperator):
@@ -284,8 +277,9 @@ class StripeListOperator(_StripeOperator):
         return self.filters
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_stripe.hooks.stripe import StripeHook
+
         spec = get_resource(self.resource)
-        filters = _checked_filters(spec, self._list_filters())
         limit = check_optional_int(self.limit, "limit", minimum=1)
         max_xcom_records = check_int(self.max_xcom_records, "max_xcom_records", minimum=0)
         parallel = check_int(self.parallelism, "parallelism", minimum=1) > 1
@@ -293,10 +287,9 @@ class StripeListOperator(_StripeOperator):
             raise StripeParameterError(
                 "limit", "cannot be combined with parallelism: a parallel run exports every match"
             )
-        target = self._output(self.output_path, self.output_conn_id, self.output_format)
-        fetch = self._fetch_limit(limit, max_xcom_records, to_xcom=target is None and not parallel)
-        hook = self._hook(spec, max_requests_per_second=self.max_requests_per_second)
-        with hook.iter_objects(
+        fetch = self._fetch_limit(limit, max_xcom_records, to_xcom=not self.output_path and not parallel)
+        # Every argument is checked here, once, before the Connection or the output is touched.
+        listing = StripeHook.object_listing(
             spec.path,
             page_size=self.page_size,
             max_records=fetch,
@@ -306,8 +299,11 @@ class StripeListOperator(_StripeOperator):
             expand=self.expand or None,
             parallelism=self.parallelism,
             complete_lists=self.complete_lists,
-            **filters,
-        ) as records:
+            filters=self._list_filters(),
+        )
+        target = self._output(self.output_path, self.output_conn_id, self.output_format)
+        hook = self._hook(spec, max_requests_per_second=self.max_requests_per_second)
+        with hook.iter_listing(listing) as records:
             return self._deliver(
                 context,
                 records,
@@ -395,7 +391,7 @@ class StripeGetOperator(_StripeOperator):
         if target is None:
             return record
 
-        from airflow_provider_stripe.output import output_summary, write_object
+        from airflow_provider_stripe.utils.output import output_summary, write_object
 
         write_object(target, record)
         self.log.info("Wrote %s to %s", what, target)

@@ -17,11 +17,15 @@ import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow_provider_stripe.client import ClientUsage, ListIterator, StripeClient
+from airflow_provider_stripe.api.pagination import ClientUsage, ListIterator
+from airflow_provider_stripe.api.registry import Resource
+from airflow_provider_stripe.api.responses import short, text_or_none
 from airflow_provider_stripe.exceptions import StripeResponseError
-from airflow_provider_stripe.resources import Resource
+
+if TYPE_CHECKING:
+    from airflow_provider_stripe.api.client import StripeClient
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +142,7 @@ class ChangeIterator(ClientUsage, Iterator[dict[str, Any]]):
             raise StripeResponseError(
                 self.client.redact(
                     f"Stripe answered a request for {self.resource.object} {last.object_id!r} "
-                    f"with {_short(obj.get('id'))}"
+                    f"with {short(obj.get('id'))}"
                 )
             )
         return self._record(last, obj, refetched=True)
@@ -210,7 +214,7 @@ class ChangeIterator(ClientUsage, Iterator[dict[str, Any]]):
                         event["id"],
                         event["type"],
                         event["created"],
-                        _text(event.get("api_version")),
+                        text_or_none(event.get("api_version")),
                         _COMPACT.encode(event["data"]["object"]) if keep_object and not deleted else None,
                     )
         log.info(
@@ -231,15 +235,15 @@ class ChangeIterator(ClientUsage, Iterator[dict[str, Any]]):
         start, end = self.window
         created = event.get("created")
         if event.get("type") not in self._types:
-            problem = f"its type {_short(event.get('type'))} was not asked for"
+            problem = f"its type {short(event.get('type'))} was not asked for"
         elif not isinstance(created, int) or isinstance(created, bool) or not start <= created < end:
-            problem = f"its created {_short(created)} is not a second of the window asked for"
+            problem = f"its created {short(created)} is not a second of the window asked for"
         elif not isinstance(obj, dict) or not isinstance(obj.get("id"), str) or not obj["id"]:
             problem = "it has no data.object with an id"
         elif obj.get("object") != self.resource.object:
-            problem = f"its data.object is a {_short(obj.get('object'))}, not a {self.resource.object!r}"
+            problem = f"its data.object is a {short(obj.get('object'))}, not a {self.resource.object!r}"
         if problem is not None or obj is None:
-            message = f"Stripe listed event {_short(event.get('id'))}, but {problem}"
+            message = f"Stripe listed event {short(event.get('id'))}, but {problem}"
             raise StripeResponseError(self.client.redact(message))
         object_id: str = obj["id"]
         return object_id
@@ -262,13 +266,3 @@ class ChangeIterator(ClientUsage, Iterator[dict[str, Any]]):
             }
         self.upserts += 1
         return {**obj, EVENT_KEY: provenance}
-
-
-def _short(value: Any) -> str:
-    """A server-sent value for an error message: its repr, cut to 80 characters."""
-    text = repr(value)
-    return text if len(text) <= 80 else f"{text[:77]}..."
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
     from airflow.sdk.types import TaskInstanceKey
 
-    from airflow_provider_stripe.resources import Resource
+    from airflow_provider_stripe.api.registry import Resource
 
 DASHBOARD = "https://dashboard.stripe.com"
 

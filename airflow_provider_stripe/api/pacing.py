@@ -135,7 +135,8 @@ class Rate:
             self.rate = min(self.rate, self.start)
             self._cut_at = now + SETTLE_SECONDS  # the rest of the start's congestion is not cut again
         else:
-            self.rate = max(MIN_RATE, self.rate * DECREASE)
+            # The floor keeps a rate from dwindling to nothing, but never lifts it above its ceiling.
+            self.rate = max(min(MIN_RATE, self.ceiling), self.rate * DECREASE)
             self._cut_at = now
         self.slow_start = False
         self._next_slot = max(self._next_slot, now + 1.0 / self.rate)

@@ -1,0 +1,380 @@
+"""The registry of Stripe object types: one table of data, no class or module per object.
+
+Each row says where an object lives in the API (its list path), what Stripe
+calls it, whether its list takes ``created``, the filters its list accepts (and
+what kind of value each takes), list defaults that would otherwise hide data,
+its embedded lists, whether it can be searched, its event prefix and its
+Dashboard page. Generic code (listing, search, parallel export, change capture,
+links, lineage) reads the row and has no per-object branch.
+
+The rows are checked against Stripe's OpenAPI spec (``tests/test_registry.py``
+against the extract in ``tests/data/stripe-openapi-objects.json``). To add an
+object: add a row to :data:`RESOURCES`, regenerate the extract with
+``scripts/openapi_subset.py`` including its path, and run the tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Union
+
+from airflow_provider_stripe.exceptions import StripeParameterError
+
+#: Filter kinds: what value a list filter takes (a tuple of strings is an enum of those values).
+ID = "id"  #: a Stripe id (``cus_…``), checked like every id
+STRING = "string"  #: free text (at most 5000 characters)
+EMAIL = "email"  #: an email address (at most 512 characters)
+BOOLEAN = "boolean"  #: True or False (or a template's "true"/"false")
+INTEGER = "integer"
+RANGE = "range"  #: a timestamp or ``{"gt"|"gte"|"lt"|"lte": timestamp}``, as ``created``
+AMOUNT_RANGE = "amount_range"  #: an amount or ``{"gt"|"gte"|"lt"|"lte": amount}``, in the smallest unit
+ARRAY = "array"  #: a list of strings (sent as ``name[]``)
+FilterKind = Union[str, tuple[str, ...]]
+
+
+def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True, eq=False)
+class Resource:
+    """One Stripe object type, as data."""
+
+    #: The list path under ``/v1/`` (``customers``, ``checkout/sessions`` …); also its name here.
+    path: str
+    #: The ``object`` field of its records (``customer``, ``checkout.session``).
+    object: str
+    #: Its page in the Dashboard, under ``dashboard.stripe.com[/acct][/test]/`` (None: no link).
+    dashboard_path: str | None
+    #: The list's filters besides ``limit``, the cursors, ``created`` and ``expand``.
+    filters: Mapping[str, FilterKind] = field(default_factory=lambda: _frozen({}))
+    #: The list takes ``created`` (and so can be exported in parallel ``created`` windows).
+    created: bool = True
+    #: The records' field that ``created`` filters on (invoice items call it ``date``).
+    created_field: str = "created"
+    #: Filters sent unless the caller gives them: Stripe's own defaults would hide data
+    #: (subscriptions list only the uncanceled ones without ``status=all``).
+    list_defaults: Mapping[str, Any] = field(default_factory=lambda: _frozen({}))
+    #: Embedded Stripe lists of each object (paged to the end by the client when cut short).
+    lists: tuple[str, ...] = ()
+    #: ``GET /v1/<path>/search`` exists (Stripe's query language).
+    searchable: bool = False
+    #: Its events are ``<event_prefix>.<what happened>`` (None: it has none of its own).
+    event_prefix: str | None = None
+    #: Change capture (``iter_changes``) reads its ``<prefix>.created/updated/deleted`` events:
+    #: only for objects whose delete event means the object is gone.
+    change_capture: bool = False
+    #: A deleted one still answers 200 ``{"deleted": true}`` (customers); else it answers 404.
+    retrieves_deleted: bool = False
+    #: Stripe keeps these only so long (events: 30 days): an older ``created`` window is refused.
+    retention_days: int | None = None
+
+    @property
+    def id_param(self) -> str:
+        """The parameter that names one id, in errors (``customer_id``, ``checkout_session_id``)."""
+        return f"{self.object.replace('.', '_')}_id"
+
+    @property
+    def list_url(self) -> str:
+        return f"/v1/{self.path}"
+
+    @property
+    def change_event_types(self) -> tuple[str, str, str]:
+        """The events that create, change and delete one of these objects."""
+        if not self.change_capture or self.event_prefix is None:
+            capturable = ", ".join(sorted(name for name, row in RESOURCES.items() if row.change_capture))
+            raise StripeParameterError(
+                "resource", f"{self.path!r} has no change capture yet (it has: {capturable})"
+            )
+        prefix = self.event_prefix
+        return (f"{prefix}.created", f"{prefix}.updated", f"{prefix}.deleted")
+
+    @property
+    def deleted_event_type(self) -> str:
+        return self.change_event_types[2]
+
+
+_SUBSCRIPTION_STATUSES = (
+    "active",
+    "all",
+    "canceled",
+    "ended",
+    "incomplete",
+    "incomplete_expired",
+    "past_due",
+    "paused",
+    "trialing",
+    "unpaid",
+)
+_COLLECTION_METHODS = ("charge_automatically", "send_invoice")
+
+
+def _row(path: str, object: str, dashboard_path: str | None, **settings: Any) -> Resource:
+    for name in ("filters", "list_defaults"):
+        if name in settings:
+            settings[name] = _frozen(settings[name])
+    return Resource(path=path, object=object, dashboard_path=dashboard_path, **settings)
+
+
+RESOURCES: Mapping[str, Resource] = _frozen(
+    {
+        row.path: row
+        for row in (
+            _row(
+                "customers",
+                "customer",
+                "customers",
+                filters={"email": EMAIL, "test_clock": ID},
+                lists=("sources", "subscriptions", "tax_ids"),
+                searchable=True,
+                event_prefix="customer",
+                change_capture=True,
+                retrieves_deleted=True,
+            ),
+            _row(
+                "invoices",
+                "invoice",
+                "invoices",
+                filters={
+                    "customer": ID,
+                    "subscription": ID,
+                    "status": ("draft", "open", "paid", "uncollectible", "void"),
+                    "collection_method": _COLLECTION_METHODS,
+                    "due_date": RANGE,
+                },
+                lists=("lines",),
+                searchable=True,
+                event_prefix="invoice",
+            ),
+            _row(
+                "invoiceitems",
+                "invoiceitem",
+                None,
+                filters={"customer": ID, "invoice": ID, "pending": BOOLEAN},
+                created_field="date",
+                event_prefix="invoiceitem",
+            ),
+            _row(
+                "subscriptions",
+                "subscription",
+                "subscriptions",
+                filters={
+                    "customer": ID,
+                    "price": ID,
+                    "status": _SUBSCRIPTION_STATUSES,
+                    "collection_method": _COLLECTION_METHODS,
+                    "current_period_end": RANGE,
+                    "current_period_start": RANGE,
+                    "test_clock": ID,
+                },
+                list_defaults={"status": "all"},
+                lists=("items",),
+                searchable=True,
+                event_prefix="customer.subscription",
+            ),
+            _row(
+                "subscription_schedules",
+                "subscription_schedule",
+                "subscription_schedules",
+                filters={
+                    "customer": ID,
+                    "canceled_at": RANGE,
+                    "completed_at": RANGE,
+                    "released_at": RANGE,
+                    "scheduled": BOOLEAN,
+                },
+                event_prefix="subscription_schedule",
+            ),
+            _row(
+                "charges",
+                "charge",
+                "payments",
+                filters={"customer": ID, "payment_intent": ID, "transfer_group": STRING},
+                lists=("refunds",),
+                searchable=True,
+                event_prefix="charge",
+            ),
+            _row(
+                "payment_intents",
+                "payment_intent",
+                "payments",
+                filters={"customer": ID},
+                searchable=True,
+                event_prefix="payment_intent",
+            ),
+            _row(
+                "refunds",
+                "refund",
+                None,
+                filters={"charge": ID, "payment_intent": ID},
+                event_prefix="refund",
+            ),
+            _row(
+                "disputes",
+                "dispute",
+                None,
+                filters={"charge": ID, "payment_intent": ID},
+                event_prefix="charge.dispute",
+            ),
+            _row(
+                "products",
+                "product",
+                "products",
+                filters={"active": BOOLEAN, "ids": ARRAY, "shippable": BOOLEAN, "url": STRING},
+                searchable=True,
+                event_prefix="product",
+            ),
+            _row(
+                "prices",
+                "price",
+                "prices",
+                filters={
+                    "active": BOOLEAN,
+                    "currency": STRING,
+                    "lookup_keys": ARRAY,
+                    "product": ID,
+                    "type": ("one_time", "recurring"),
+                },
+                searchable=True,
+                event_prefix="price",
+            ),
+            _row("coupons", "coupon", "coupons", event_prefix="coupon"),
+            _row(
+                "promotion_codes",
+                "promotion_code",
+                None,
+                filters={"active": BOOLEAN, "code": STRING, "coupon": ID, "customer": ID},
+                event_prefix="promotion_code",
+            ),
+            _row(
+                "balance_transactions",
+                "balance_transaction",
+                None,
+                filters={"currency": STRING, "payout": ID, "source": ID, "type": STRING},
+            ),
+            _row(
+                "payouts",
+                "payout",
+                "payouts",
+                filters={"arrival_date": RANGE, "destination": ID, "status": STRING},
+                event_prefix="payout",
+            ),
+            _row(
+                "credit_notes",
+                "credit_note",
+                None,
+                filters={"customer": ID, "invoice": ID},
+                created=False,
+                lists=("lines",),
+                event_prefix="credit_note",
+            ),
+            _row(
+                "checkout/sessions",
+                "checkout.session",
+                None,
+                filters={
+                    "customer": ID,
+                    "payment_intent": ID,
+                    "payment_link": ID,
+                    "subscription": ID,
+                },
+                created=False,
+                lists=("line_items",),
+                event_prefix="checkout.session",
+            ),
+            _row(
+                "tax_rates",
+                "tax_rate",
+                "tax-rates",
+                filters={"active": BOOLEAN, "inclusive": BOOLEAN},
+                event_prefix="tax_rate",
+            ),
+            _row(
+                "accounts",
+                "account",
+                "connect/accounts",
+                lists=("external_accounts",),
+                event_prefix="account",
+            ),
+            _row("plans", "plan", None, filters={"active": BOOLEAN, "product": ID}, event_prefix="plan"),
+            _row(
+                "setup_intents",
+                "setup_intent",
+                None,
+                filters={"attach_to_self": BOOLEAN, "customer": ID, "payment_method": ID},
+                event_prefix="setup_intent",
+            ),
+            _row(
+                "transfers",
+                "transfer",
+                "connect/transfers",
+                filters={"destination": ID, "transfer_group": STRING},
+                lists=("reversals",),
+                event_prefix="transfer",
+            ),
+            _row(
+                "application_fees",
+                "application_fee",
+                "connect/application_fees",
+                filters={"charge": ID},
+                lists=("refunds",),
+                event_prefix="application_fee",
+            ),
+            _row(
+                "topups",
+                "topup",
+                None,
+                filters={"amount": AMOUNT_RANGE, "status": ("canceled", "failed", "pending", "succeeded")},
+                event_prefix="topup",
+            ),
+            _row(
+                "quotes",
+                "quote",
+                "quotes",
+                filters={
+                    "customer": ID,
+                    "status": ("accepted", "canceled", "draft", "open"),
+                    "test_clock": ID,
+                },
+                created=False,
+                lists=("line_items",),
+                event_prefix="quote",
+            ),
+            _row(
+                "shipping_rates",
+                "shipping_rate",
+                None,
+                filters={"active": BOOLEAN, "currency": STRING},
+            ),
+            _row(
+                "payment_links",
+                "payment_link",
+                "payment-links",
+                filters={"active": BOOLEAN},
+                created=False,
+                lists=("line_items",),
+                event_prefix="payment_link",
+            ),
+            _row("reviews", "review", None, event_prefix="review"),
+            _row("file_links", "file_link", None, filters={"expired": BOOLEAN, "file": ID}),
+            _row(
+                "events",
+                "event",
+                "events",
+                filters={"type": STRING, "types": ARRAY, "delivery_success": BOOLEAN},
+                retention_days=30,
+            ),
+        )
+    }
+)
+
+
+def get_resource(name: str) -> Resource:
+    """The registered resource ``name`` (its list path), or a parameter error naming the known ones."""
+    try:
+        return RESOURCES[name]
+    except (KeyError, TypeError):
+        known = ", ".join(sorted(RESOURCES))
+        raise StripeParameterError("resource", f"unknown Stripe resource {name!r}; known: {known}") from None

@@ -1,0 +1,1 @@
+"""Helpers of the Airflow layer: writing results to object storage."""
