@@ -1,34 +1,8 @@
 """Public path of the registry of Stripe objects the docs show (``RESOURCES``).
 
-It lives in :mod:`airflow_provider_stripe.api.registry`.
+It lives, with the filter kinds, in :mod:`airflow_provider_stripe.api.registry`.
 """
 
-from airflow_provider_stripe.api.registry import (
-    AMOUNT_RANGE,
-    ARRAY,
-    BOOLEAN,
-    EMAIL,
-    ID,
-    INTEGER,
-    RANGE,
-    RESOURCES,
-    STRING,
-    FilterKind,
-    Resource,
-    get_resource,
-)
+from airflow_provider_stripe.api.registry import RESOURCES, Resource, get_resource
 
-__all__ = [
-    "AMOUNT_RANGE",
-    "ARRAY",
-    "BOOLEAN",
-    "EMAIL",
-    "ID",
-    "INTEGER",
-    "RANGE",
-    "RESOURCES",
-    "STRING",
-    "FilterKind",
-    "Resource",
-    "get_resource",
-]
+__all__ = ["RESOURCES", "Resource", "get_resource"]

@@ -14,12 +14,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_stripe.api.pagination import ClientUsage, ListIterator
+from airflow_provider_stripe.api.pagination import ListIterator, Records
 from airflow_provider_stripe.api.registry import Resource
 from airflow_provider_stripe.api.responses import short, text_or_none
 from airflow_provider_stripe.exceptions import StripeResponseError
@@ -50,7 +49,7 @@ class _LastEvent:
     obj: str | None
 
 
-class ChangeIterator(ClientUsage, Iterator[dict[str, Any]]):
+class ChangeIterator(Records):
     """One record per object changed in a ``created`` window: its latest state, or its deletion.
 
     The window's events are read first (all of them: the last one per object is
@@ -146,14 +145,6 @@ class ChangeIterator(ClientUsage, Iterator[dict[str, Any]]):
                 )
             )
         return self._record(last, obj, refetched=True)
-
-    def __enter__(self) -> ChangeIterator:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Stop: no further event or object is fetched (refetches in flight are abandoned)."""

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from airflow_provider_stripe.api.embedded import complete_lists, listed_paths
 from airflow_provider_stripe.api.params import MAX_PAGE_SIZE, MAX_PARALLELISM, check_int, check_optional_int
@@ -103,7 +103,22 @@ class ClientUsage:
         return self.client.stats.retries - self._first_retry
 
 
-class ListIterator(ClientUsage, Iterator[dict[str, Any]]):
+class Records(ClientUsage, Iterator[dict[str, Any]]):
+    """Records read with one client: its usage since, ``close()``, and a ``with`` block that closes."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop reading: nothing further is fetched."""
+
+
+class ListIterator(Records):
     """Objects of a Stripe list, fetched one page at a time (memory: one page).
 
     Pages forward with ``starting_after`` (newest to oldest). Given only
@@ -136,14 +151,6 @@ class ListIterator(ClientUsage, Iterator[dict[str, Any]]):
 
     def __next__(self) -> dict[str, Any]:
         return next(self._objects)
-
-    def __enter__(self) -> ListIterator:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Stop iterating: no further page is fetched."""

@@ -316,6 +316,15 @@ def check_filter(value: Any, param: str, kind: FilterKind) -> Any:
     return value
 
 
+def check_filters(filters: Any) -> Mapping[str, Any]:
+    """A list's ``filters``: a mapping of filter names to values (None: no filters)."""
+    if filters is None:
+        return {}
+    if not isinstance(filters, Mapping):
+        raise StripeParameterError("filters", f"must be a mapping of filter names to values, got {filters!r}")
+    return filters
+
+
 def object_list_params(
     resource: Resource,
     *,
@@ -333,8 +342,7 @@ def object_list_params(
     one named with None is left to Stripe's own default (subscriptions:
     ``status=None`` lists every status but canceled, as Stripe does).
     """
-    if filters is not None and not isinstance(filters, Mapping):
-        raise StripeParameterError("filters", f"must be a mapping of filter names to values, got {filters!r}")
+    filters = check_filters(filters)
     if created is not None and created != "" and not resource.created:
         raise StripeParameterError("created", f"the {resource.path} list cannot be filtered by created")
     checked: dict[str, Any] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
 
@@ -15,7 +15,7 @@ from airflow.sdk.log import mask_secret
 from airflow_provider_stripe.api.changes import ChangeIterator
 from airflow_provider_stripe.api.client import DEFAULT_TIMEOUT, StripeClient
 from airflow_provider_stripe.api.embedded import listed_paths
-from airflow_provider_stripe.api.pagination import Listing, ListIterator, check_listing
+from airflow_provider_stripe.api.pagination import ListIterator, check_listing
 from airflow_provider_stripe.api.params import (
     DEFAULT_CONN_ID,
     DEFAULT_SETTLE_SECONDS,
@@ -247,40 +247,6 @@ class StripeHook(BaseHook):
         lists are completed unless ``complete_lists`` is False. The iterator's
         ``has_more``, ``pages`` and ``records`` describe the run once it is exhausted.
         """
-        listing = self.object_listing(
-            resource,
-            created=created,
-            page_size=page_size,
-            max_records=max_records,
-            parallelism=parallelism,
-            starting_after=starting_after,
-            ending_before=ending_before,
-            expand=expand,
-            complete_lists=complete_lists,
-            filters=filters,
-        )
-        return self.iter_listing(listing)
-
-    def iter_listing(self, listing: Listing) -> ListIterator:
-        """The records of a listing made by :meth:`object_listing`, lazily."""
-        return self.client.iterate_listing(listing)
-
-    @staticmethod
-    def object_listing(
-        resource: str,
-        *,
-        created: CreatedFilter | None = None,
-        page_size: int = MAX_PAGE_SIZE,
-        max_records: int | None = None,
-        parallelism: int = 1,
-        starting_after: str | None = None,
-        ending_before: str | None = None,
-        expand: str | Iterable[str] | None = None,
-        complete_lists: bool = True,
-        filters: Mapping[str, Any] | None = None,
-    ) -> Listing:
-        """The checked listing :meth:`iter_objects` reads, with no I/O: an operator checks its
-        arguments with it before it reads a Connection, and hands it to the client as is."""
         spec = get_resource(resource)
         complete = check_bool(complete_lists, "complete_lists")
         params = object_list_params(
@@ -297,7 +263,7 @@ class StripeHook(BaseHook):
             raise StripeParameterError(
                 "parallelism", f"splits created windows, and the {spec.path} list takes no created filter"
             )
-        return check_listing(
+        listing = check_listing(
             spec.path,
             params,
             page_size=page_size,
@@ -306,6 +272,7 @@ class StripeHook(BaseHook):
             complete_lists=complete,
             created_field=spec.created_field,
         )
+        return self.client.iterate_listing(listing)  # the Connection is read only now
 
     def search(
         self,

@@ -18,6 +18,7 @@ from airflow_provider_stripe.api.params import (
     MAX_PAGE_SIZE,
     CreatedFilter,
     check_bool,
+    check_filters,
     check_id,
     check_int,
     check_optional_int,
@@ -57,11 +58,18 @@ class _StripeOperator(BaseOperator):
     _lineage_resource: str = "customers"
 
     def _hook(self, resource: Resource, **settings: Any) -> StripeHook:
-        """The hook for this run; also records what it reads, for lineage and the Dashboard link."""
+        """The hook for this run, connected; see :meth:`_connected`."""
+        return self._connected(self._new_hook(**settings), resource)
+
+    def _new_hook(self, **settings: Any) -> StripeHook:
+        """The hook for this run, not connected yet (its ``__init__`` does no I/O)."""
         # Imported here: DAG files import this module, and requests is a cost only tasks should pay.
         from airflow_provider_stripe.hooks.stripe import StripeHook
 
-        hook = StripeHook(self.stripe_conn_id, stripe_account=self.stripe_account or None, **settings)
+        return StripeHook(self.stripe_conn_id, stripe_account=self.stripe_account or None, **settings)
+
+    def _connected(self, hook: StripeHook, resource: Resource) -> StripeHook:
+        """``hook`` with its client built; records what it reads, for lineage and the Dashboard link."""
         client = hook.get_conn()
         self._lineage_source = (client.mode, client.stripe_account)
         self._lineage_resource = resource.path
@@ -277,8 +285,6 @@ class StripeListOperator(_StripeOperator):
         return self.filters
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_stripe.hooks.stripe import StripeHook
-
         spec = get_resource(self.resource)
         limit = check_optional_int(self.limit, "limit", minimum=1)
         max_xcom_records = check_int(self.max_xcom_records, "max_xcom_records", minimum=0)
@@ -288,8 +294,10 @@ class StripeListOperator(_StripeOperator):
                 "limit", "cannot be combined with parallelism: a parallel run exports every match"
             )
         fetch = self._fetch_limit(limit, max_xcom_records, to_xcom=not self.output_path and not parallel)
-        # Every argument is checked here, once, before the Connection or the output is touched.
-        listing = StripeHook.object_listing(
+        hook = self._new_hook(max_requests_per_second=self.max_requests_per_second)
+        # iter_objects checks every argument, once, before it reads the Connection; no request is
+        # sent before the first record is read, after the output is checked too.
+        with hook.iter_objects(
             spec.path,
             page_size=self.page_size,
             max_records=fetch,
@@ -299,11 +307,10 @@ class StripeListOperator(_StripeOperator):
             expand=self.expand or None,
             parallelism=self.parallelism,
             complete_lists=self.complete_lists,
-            filters=self._list_filters(),
-        )
-        target = self._output(self.output_path, self.output_conn_id, self.output_format)
-        hook = self._hook(spec, max_requests_per_second=self.max_requests_per_second)
-        with hook.iter_listing(listing) as records:
+            **check_filters(self._list_filters()),
+        ) as records:
+            target = self._output(self.output_path, self.output_conn_id, self.output_format)
+            self._connected(hook, spec)
             return self._deliver(
                 context,
                 records,
