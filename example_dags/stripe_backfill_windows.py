@@ -16,7 +16,9 @@ the ``partial(...)`` of every task that calls Stripe. The pool must exist before
 the run: the scheduler never queues a task whose pool does not exist, so the run
 waits forever with its tasks ``scheduled`` and only the scheduler's log says why.
 
-Trigger it with the params ``start``, ``end`` (ISO 8601) and ``windows``.
+Trigger it with the params ``start``, ``end`` (ISO 8601) and ``windows``. With no
+``end``, the range ends at the run's ``run_after`` (when it was triggered), to the
+second.
 
 Rerunning a range replaces its output, whatever the window count. Each run writes
 its windows into a folder of its own, ``backfill/<start>_<end>/run=<run_id>/`` (e.g.
@@ -26,7 +28,7 @@ folder's name to ``backfill/<start>_<end>/CURRENT`` and deletes the range's othe
 ``run=`` folders. Read the folder ``CURRENT`` names: while a run is under way or after
 one failed, it is still the last complete run's, never a mix of two runs. Runs go one
 at a time (``max_active_runs=1``), so none deletes the windows of another still being
-written.
+written. A run with no ``end`` is a range of its own (it ends at another second).
 """
 
 from __future__ import annotations
@@ -46,7 +48,9 @@ with DAG(
     doc_md=__doc__,
     params={
         "start": Param("2020-01-01T00:00:00Z", type="string", description="first second (inclusive)"),
-        "end": Param("2026-01-01T00:00:00Z", type="string", description="last second (exclusive)"),
+        "end": Param(
+            None, type=["null", "string"], description="last second (exclusive); empty: the run's run_after"
+        ),
         "windows": Param(16, type="integer", minimum=1, maximum=1024),
     },
 ) as dag:
@@ -59,7 +63,8 @@ with DAG(
         from airflow_provider_stripe.params import split_created
 
         assert params is not None and dag_run is not None
-        windows = split_created({"gte": params["start"], "lt": params["end"]}, params["windows"])
+        end = params["end"] or int(dag_run.run_after.timestamp())  # floored to the second
+        windows = split_created({"gte": params["start"], "lt": end}, params["windows"])
         bounds = (windows[0]["gte"], windows[-1]["lt"])
         range_name = "_".join(f"{pendulum.from_timestamp(t):%Y%m%dT%H%M%SZ}" for t in bounds)
         run_name = "run=" + re.sub(r"[^A-Za-z0-9._-]", "_", dag_run.run_id)  # no ":" or "+" in paths

@@ -318,6 +318,26 @@ def test_backfill_windows_failed_rerun_leaves_the_previous_output(example_env: F
     assert len(backfill_output(tmp_path)[0]) == 2  # the failed run's window is gone too
 
 
+@pytest.mark.parametrize(
+    "logical_date", [{}, {"logical_date": None}], ids=["logical_date", "no_logical_date"]
+)
+def test_backfill_windows_default_end_is_the_run_after(
+    example_env: FakeStripe, run_dag, tmp_path, logical_date
+):
+    """With no ``end``, everything created before the run (this year's customers too) is exported."""
+    now = pendulum.now("UTC")
+    customers = example_env.seed(5, start=pendulum.datetime(2025, 6, 1, tz="UTC").int_timestamp)
+    customers += example_env.seed(20, start=now.subtract(days=30).int_timestamp, spacing=3600)
+    customers += example_env.seed(3, start=now.int_timestamp - 30, spacing=1)  # the last minute
+    example_env.seed(2, start=now.add(hours=1).int_timestamp)  # after the run: not yet
+    results, dag_run, _ = run_example(
+        run_dag, "stripe_backfill_windows", run_conf={"windows": 3}, **logical_date
+    )
+    assert results["plan"][1][-1]["created"]["lt"] == int(dag_run.run_after.timestamp())
+    _, records = backfill_output(tmp_path)
+    assert sorted(r["id"] for r in records) == sorted(c["id"] for c in customers)
+
+
 def warehouse_table(path: Path) -> dict[str, dict]:
     import sqlite3
 
