@@ -16,13 +16,25 @@ the ``partial(...)`` of every task that calls Stripe. The pool must exist before
 the run: the scheduler never queues a task whose pool does not exist, so the run
 waits forever with its tasks ``scheduled`` and only the scheduler's log says why.
 
-Trigger it with the params ``start``, ``end`` (ISO 8601) and ``windows``.
+Trigger it with the params ``start``, ``end`` (ISO 8601) and ``windows``. With no
+``end``, the range ends at the run's ``run_after`` (when it was triggered), to the
+second.
+
+Rerunning a range replaces its output, whatever the window count. Each run writes
+its windows into a folder of its own, ``backfill/<start>_<end>/run=<run_id>/`` (e.g.
+``backfill/20240101T000000Z_20240111T000000Z/run=manual__2024-06-02T09_30_00_00_00/``:
+``:`` and ``+`` become ``_``). Once every window has succeeded, ``publish`` writes the
+folder's name to ``backfill/<start>_<end>/CURRENT`` and deletes the range's other
+``run=`` folders. Read the folder ``CURRENT`` names: while a run is under way or after
+one failed, it is still the last complete run's, never a mix of two runs. Runs go one
+at a time (``max_active_runs=1``), so none deletes the windows of another still being
+written. A run with no ``end`` is a range of its own (it ends at another second).
 """
 
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, ObjectStoragePath, Param, task
 
 from airflow_provider_stripe.operators import StripeListCustomersOperator
 
@@ -31,29 +43,55 @@ with DAG(
     schedule=None,
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
+    max_active_runs=1,
     tags=["stripe", "example"],
     doc_md=__doc__,
     params={
         "start": Param("2020-01-01T00:00:00Z", type="string", description="first second (inclusive)"),
-        "end": Param("2026-01-01T00:00:00Z", type="string", description="last second (exclusive)"),
+        "end": Param(
+            None, type=["null", "string"], description="last second (exclusive); empty: the run's run_after"
+        ),
         "windows": Param(16, type="integer", minimum=1, maximum=1024),
     },
 ) as dag:
 
     @task
-    def created_windows(params: dict | None = None) -> list[dict[str, int]]:
+    def plan(base: str, params: dict | None = None, dag_run=None) -> list[dict]:
+        """The ``created`` windows, each with its file in this run's folder of the range."""
+        import re
+
         from airflow_provider_stripe.params import split_created
 
-        assert params is not None
-        return split_created({"gte": params["start"], "lt": params["end"]}, params["windows"])
+        assert params is not None and dag_run is not None
+        end = params["end"] or int(dag_run.run_after.timestamp())  # floored to the second
+        windows = split_created({"gte": params["start"], "lt": end}, params["windows"])
+        bounds = (windows[0]["gte"], windows[-1]["lt"])
+        range_name = "_".join(f"{pendulum.from_timestamp(t):%Y%m%dT%H%M%SZ}" for t in bounds)
+        run_name = "run=" + re.sub(r"[^A-Za-z0-9._-]", "_", dag_run.run_id)  # no ":" or "+" in paths
+        return [
+            {"created": window, "output_path": f"{base}/{range_name}/{run_name}/window-{i:04d}.jsonl.gz"}
+            for i, window in enumerate(windows)
+        ]
 
-    StripeListCustomersOperator.partial(
+    @task
+    def publish(windows: list[dict]) -> str:
+        """Once every window is written: name this run's folder CURRENT, delete other runs' folders."""
+        written = {ObjectStoragePath(w["output_path"]).name for w in windows}
+        run_folder = ObjectStoragePath(windows[0]["output_path"]).parent
+        range_folder = run_folder.parent
+        for path in run_folder.iterdir():  # a run id that sanitizes like another's shares its folder
+            if path.name not in written:
+                path.unlink()
+        (range_folder / "CURRENT").write_text(run_folder.name)
+        for path in range_folder.iterdir():
+            if path.name.startswith("run=") and path.name != run_folder.name:
+                path.rmdir(recursive=True)
+        return str(run_folder)
+
+    windows = plan(base="{{ var.value.get('stripe_export_base', 'file:///tmp/stripe-exports') }}/backfill")
+    exports = StripeListCustomersOperator.partial(
         task_id="export_window",
         max_active_tis_per_dagrun=4,
         max_requests_per_second=5,
-        output_path=(
-            "{{ var.value.get('stripe_export_base', 'file:///tmp/stripe-exports') }}"
-            "/backfill/{{ params.start[:10] }}_{{ params.end[:10] }}"
-            "/window-{{ '%04d' % ti.map_index }}.jsonl.gz"
-        ),
-    ).expand(created=created_windows())
+    ).expand_kwargs(windows)  # each window: its created range and its output_path
+    exports >> publish(windows)

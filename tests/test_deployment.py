@@ -5,7 +5,8 @@ A fresh ``AIRFLOW_HOME`` with SQLite, the LocalExecutor, and ``airflow api-serve
 127.0.0.1. The connection comes from ``AIRFLOW_CONN_STRIPE_DEFAULT`` (pointing at the
 fake Stripe server), the export base from ``AIRFLOW_VAR_STRIPE_EXPORT_BASE``. The test
 logs in through ``POST /auth/token``, unpauses four examples and triggers each with
-``{"logical_date": null}``, and checks what each run exported.
+``{"logical_date": null}``, and checks what each run exported. The backfill then runs
+again over the same range with fewer windows, which must replace its output.
 Unpausing the nightly export also makes the scheduler create its scheduled run for
 the last full day, which is checked too.
 
@@ -261,6 +262,12 @@ def read_jsonl_gz(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in gzip.decompress(path.read_bytes()).decode().splitlines()]
 
 
+def backfill_output(range_folder: Path) -> tuple[list[str], list[str]]:
+    """The backfill's window files under a range's folder (any run), and the sorted ids they hold."""
+    files = sorted(range_folder.rglob("window-*.jsonl.gz"))
+    return [f.name for f in files], sorted(c["id"] for f in files for c in read_jsonl_gz(f))
+
+
 def warehouse(deployment: Deployment) -> dict[str, dict[str, Any]]:
     """The synced customers table of the sync example, by id."""
     import sqlite3
@@ -333,6 +340,21 @@ def test_examples_triggered_by_hand_in_a_real_deployment(deployment: Deployment,
     )
     assert {dag_id: run["state"] for dag_id, run in runs.items()} == dict.fromkeys(TRIGGERED, "success")
 
+    # Backfill: three windows of yesterday, no pool needed. Then the same range with two
+    # windows, run while the checks below go on: it must replace the three (checked later).
+    backfilled = sorted(c["id"] for c in created_in(stripe_server, yesterday, yesterday.add(days=1)))
+    backfill_range = (
+        deployment.output
+        / "backfill"
+        / "_".join(f"{t:%Y%m%dT%H%M%SZ}" for t in (yesterday, yesterday.add(days=1)))
+    )
+    assert backfill_output(backfill_range) == ([f"window-{i:04d}.jsonl.gz" for i in range(3)], backfilled)
+    rerun = deployment.api(
+        "POST",
+        "/dags/stripe_backfill_windows/dagRuns",
+        json={"logical_date": None, "conf": {**backfill, "windows": 2}},
+    )
+
     # Nightly, no logical date: the previous full UTC day before run_after, exactly.
     nightly = runs["stripe_nightly_export"]
     end = pendulum.parse(nightly["run_after"]).in_tz("UTC").start_of("day")
@@ -372,11 +394,12 @@ def test_examples_triggered_by_hand_in_a_real_deployment(deployment: Deployment,
     )
     assert [x["key"] for x in xcoms["xcom_entries"]] == ["return_value"]
 
-    # Backfill: three windows of yesterday, no pool needed.
-    files = sorted((deployment.output / "backfill").rglob("window-*.jsonl.gz"))
-    assert [f.name for f in files] == [f"window-{i:04d}.jsonl.gz" for i in range(3)]
-    exported = sorted(c["id"] for f in files for c in read_jsonl_gz(f))
-    assert exported == sorted(c["id"] for c in created_in(stripe_server, yesterday, yesterday.add(days=1)))
+    # The backfill's rerun: only its two windows are left, each customer in them once.
+    rerun_state = wait_for_runs(deployment, {"stripe_backfill_windows": rerun["dag_run_id"]}, RUN_TIMEOUT)
+    assert rerun_state["stripe_backfill_windows"]["state"] == "success"
+    assert backfill_output(backfill_range) == (["window-0000.jsonl.gz", "window-0001.jsonl.gz"], backfilled)
+    (run_folder,) = (p for p in backfill_range.iterdir() if p.is_dir())
+    assert (backfill_range / "CURRENT").read_text() == run_folder.name
 
     # Revenue, no logical date: yesterday's objects, every invoice line, canceled subscriptions too.
     revenue = deployment.output / "revenue" / f"date={yesterday.to_date_string()}"

@@ -243,7 +243,7 @@ def test_backfill_windows(example_env: FakeStripe, run_dag, tmp_path):
     )
     export_window = dag.get_task("export_window")
     assert (export_window.pool, export_window.max_active_tis_per_dagrun) == ("default_pool", 4)
-    windows = results["created_windows"][1]
+    windows = [w["created"] for w in results["plan"][1]]
     assert (
         len(windows) == 5
         and windows[0]["gte"] == start.int_timestamp
@@ -256,6 +256,86 @@ def test_backfill_windows(example_env: FakeStripe, run_dag, tmp_path):
     ]
     assert sorted(c["id"] for c in exported) == sorted(c["id"] for c in inside)
     assert sum(results[f"export_window[{i}]"][1]["records"] for i in range(5)) == 900
+
+
+def backfill_output(tmp_path: Path) -> tuple[list[Path], list[dict]]:
+    """Every window file under ``backfill/`` (any range, any run), and the records they hold."""
+    files = sorted((tmp_path / "backfill").rglob("window-*.jsonl.gz"))
+    return files, [record for f in files for record in read_jsonl_gz(f)]
+
+
+def test_backfill_windows_rerun_with_fewer_windows_leaves_each_record_once(
+    example_env: FakeStripe, run_dag, tmp_path
+):
+    """Issue 20: the same range with 4 windows, then 2, left 4 files and ~150 records for 100."""
+    start, end = pendulum.datetime(2024, 1, 1, tz="UTC"), pendulum.datetime(2024, 1, 2, tz="UTC")
+    customers = example_env.seed(100, start=start.int_timestamp, spacing=864)  # 100 in one day
+    conf = {"start": start.isoformat(), "end": end.isoformat()}
+    _, first, dag = run_example(
+        run_dag, "stripe_backfill_windows", logical_date=None, run_conf={**conf, "windows": 4}
+    )
+    assert len(backfill_output(tmp_path)[0]) == 4
+    second = dag.test(logical_date=None, run_conf={**conf, "windows": 2})
+    assert second.state == "success" and second.run_id != first.run_id
+    files, records = backfill_output(tmp_path)
+    assert len(records) == 100 and len({r["id"] for r in records}) == 100, (len(records), files)
+    assert sorted(r["id"] for r in records) == sorted(c["id"] for c in customers)
+    # Only the second run's two files are left, in its own folder, which CURRENT names.
+    assert [f.name for f in files] == ["window-0000.jsonl.gz", "window-0001.jsonl.gz"]
+    (range_folder,) = (tmp_path / "backfill").iterdir()
+    assert range_folder.name == "20240101T000000Z_20240102T000000Z"
+    (current,) = {f.parent for f in files}
+    assert sorted(p.name for p in range_folder.iterdir()) == sorted(["CURRENT", current.name])
+    assert (range_folder / "CURRENT").read_text() == current.name
+    assert second.run_id.replace(":", "_").replace("+", "_") in current.name
+
+
+def test_backfill_windows_failed_rerun_leaves_the_previous_output(example_env: FakeStripe, run_dag, tmp_path):
+    """A window fails: CURRENT still names the last complete run; the next success cleans up."""
+    from tests.stripe_server import Fault
+
+    start, end = pendulum.datetime(2024, 1, 1, tz="UTC"), pendulum.datetime(2024, 1, 2, tz="UTC")
+    customers = example_env.seed(100, start=start.int_timestamp, spacing=864)
+    conf = {"start": start.isoformat(), "end": end.isoformat()}
+    _, _, dag = run_example(
+        run_dag, "stripe_backfill_windows", logical_date=None, run_conf={**conf, "windows": 4}
+    )
+    range_folder = tmp_path / "backfill" / "20240101T000000Z_20240102T000000Z"
+
+    def current() -> list[dict]:
+        folder = range_folder / (range_folder / "CURRENT").read_text()
+        return [r for f in sorted(folder.glob("window-*.jsonl.gz")) for r in read_jsonl_gz(f)]
+
+    example_env.faults.append(Fault(status=400))  # the first window's first request
+    failed = dag.test(logical_date=None, run_conf={**conf, "windows": 2})
+    states = task_results(failed)
+    assert failed.state == "failed" and states["publish"][0] == "upstream_failed", states
+    assert sorted(r["id"] for r in current()) == sorted(c["id"] for c in customers)
+    assert len(list((range_folder / (range_folder / "CURRENT").read_text()).iterdir())) == 4
+    again = dag.test(logical_date=None, run_conf={**conf, "windows": 2})
+    assert again.state == "success"
+    assert sorted(r["id"] for r in current()) == sorted(c["id"] for c in customers)
+    assert len(backfill_output(tmp_path)[0]) == 2  # the failed run's window is gone too
+
+
+@pytest.mark.parametrize(
+    "logical_date", [{}, {"logical_date": None}], ids=["logical_date", "no_logical_date"]
+)
+def test_backfill_windows_default_end_is_the_run_after(
+    example_env: FakeStripe, run_dag, tmp_path, logical_date
+):
+    """With no ``end``, everything created before the run (this year's customers too) is exported."""
+    now = pendulum.now("UTC")
+    customers = example_env.seed(5, start=pendulum.datetime(2025, 6, 1, tz="UTC").int_timestamp)
+    customers += example_env.seed(20, start=now.subtract(days=30).int_timestamp, spacing=3600)
+    customers += example_env.seed(3, start=now.int_timestamp - 30, spacing=1)  # the last minute
+    example_env.seed(2, start=now.add(hours=1).int_timestamp)  # after the run: not yet
+    results, dag_run, _ = run_example(
+        run_dag, "stripe_backfill_windows", run_conf={"windows": 3}, **logical_date
+    )
+    assert results["plan"][1][-1]["created"]["lt"] == int(dag_run.run_after.timestamp())
+    _, records = backfill_output(tmp_path)
+    assert sorted(r["id"] for r in records) == sorted(c["id"] for c in customers)
 
 
 def warehouse_table(path: Path) -> dict[str, dict]:
