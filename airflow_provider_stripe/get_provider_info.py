@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_stripe import __version__
+from airflow_provider_stripe import (
+    __version__,
+)  #: The settings' upper bounds, as ``api.params`` checks them (a test holds the two equal; imported
+
+#: here they would load the API layer, and Airflow imports this module for every provider list).
+MAX_RETRIES, MAX_RETRY_WAIT, MAX_TIMEOUT, MAX_REQUESTS_PER_SECOND = 100, 86400, 3600, 10_000
 
 _INTEGRATION = "Stripe"
 
 
-def _int_field(label: str, description: str, default: float | None, minimum: float) -> dict[str, Any]:
+def _int_field(
+    label: str, description: str, default: float | None, minimum: float, maximum: float
+) -> dict[str, Any]:
+    """A number field of the form, bounded as the client bounds the setting (every wait stays finite)."""
     kind = "number" if isinstance(default, float) else "integer"
-    return {
-        "label": label,
-        "description": description,
-        "schema": {"type": [kind, "null"], "default": default, "minimum": minimum},
-    }
+    schema = {"type": [kind, "null"], "default": default, "minimum": minimum, "maximum": int(maximum)}
+    return {"label": label, "description": description, "schema": schema}
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -77,13 +82,17 @@ def get_provider_info() -> dict[str, Any]:
                         "schema": {"type": ["string", "null"]},
                     },
                     "max_retries": _int_field(
-                        "Max retries", "Retries on 429, 409, 5xx and network errors.", 5, 0
+                        "Max retries", "Retries on 429, 409, 5xx and network errors.", 5, 0, MAX_RETRIES
                     ),
                     "max_retry_wait": _int_field(
-                        "Max total retry wait (seconds)", "Give up once retries would wait longer.", 120, 0
+                        "Max total retry wait (seconds)",
+                        "Give up once retries would wait longer.",
+                        120,
+                        0,
+                        MAX_RETRY_WAIT,
                     ),
                     "timeout": _int_field(
-                        "Timeout (seconds)", "Per-request connect and read timeout.", 80, 1
+                        "Timeout (seconds)", "Per-request connect and read timeout.", 80, 1, MAX_TIMEOUT
                     ),
                     "max_requests_per_second": _int_field(
                         "Max requests per second",
@@ -91,6 +100,7 @@ def get_provider_info() -> dict[str, Any]:
                         "22 (test key), reached by climbing and adapting to Stripe's 429s; 0 turns it off.",
                         None,
                         0,
+                        MAX_REQUESTS_PER_SECOND,
                     ),
                 },
             }

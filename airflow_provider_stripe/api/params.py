@@ -199,7 +199,9 @@ def check_setting(value: Any, param: str, minimum: float, maximum: float) -> flo
     except (TypeError, ValueError, OverflowError):
         number = math.nan
     if isinstance(value, bool) or not minimum <= number <= maximum:
-        raise StripeParameterError(param, f"must be a number from {minimum:g} to {maximum:g}, got {value!r}")
+        raise StripeParameterError(
+            param, f"must be a number at least {minimum:g} and at most {maximum:g}, got {value!r}"
+        )
     return number
 
 
@@ -207,14 +209,14 @@ def check_rate(value: Any, param: str) -> float | None:
     """A requests-per-second budget from 0.01 to 10,000, or ``0``/``None`` for no pacing."""
     if value is None or value == "":
         return None
-    if check_number(value, param, allow_zero=True) == 0:
+    if not isinstance(value, bool) and value in (0, "0", "0.0"):
         return None
     try:
         return check_setting(value, param, MIN_REQUESTS_PER_SECOND, MAX_REQUESTS_PER_SECOND)
     except StripeParameterError:
         raise StripeParameterError(
             param,
-            f"must be 0 (no pacing) or a number from {MIN_REQUESTS_PER_SECOND:g} to "
+            f"must be 0 (no pacing) or a number at least {MIN_REQUESTS_PER_SECOND:g} and at most "
             f"{MAX_REQUESTS_PER_SECOND:g}, got {value!r}",
         ) from None
 
@@ -425,6 +427,8 @@ EVENT_RETENTION_MARGIN_SECONDS = 3600
 #: Change windows stay this many seconds behind the present: events of the last moments may
 #: not be listed yet (and clocks differ).
 DEFAULT_SETTLE_SECONDS = 60.0
+#: The longest settle margin: beyond an hour, events are surely listed (and a window could not end).
+MAX_SETTLE_SECONDS = 3600.0
 #: ``types[]`` takes at most this many event names per request.
 MAX_EVENT_TYPES = 20
 _EVENT_TYPE = re.compile(r"[a-z0-9_*]+(\.[a-z0-9_*]+)*")

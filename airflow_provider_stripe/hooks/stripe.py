@@ -20,13 +20,14 @@ from airflow_provider_stripe.api.params import (
     DEFAULT_CONN_ID,
     DEFAULT_SETTLE_SECONDS,
     MAX_PAGE_SIZE,
+    MAX_SETTLE_SECONDS,
     NO_UPPER_BOUND,
     CreatedFilter,
     check_bool,
     check_event_window,
     check_int,
-    check_number,
     check_search_query,
+    check_setting,
     created_bounds,
     event_list_params,
     event_type_filters,
@@ -108,7 +109,7 @@ class StripeHook(BaseHook):
             integer = "integer" in schema["type"]
             validators = [Optional()]
             if integer and "minimum" in schema:
-                validators.append(NumberRange(min=schema["minimum"]))
+                validators.append(NumberRange(min=schema["minimum"], max=schema.get("maximum")))
             widgets[name] = (IntegerField if integer else StringField)(
                 lazy_gettext(field["label"]),
                 validators=validators,
@@ -438,9 +439,10 @@ class StripeHook(BaseHook):
         and never expanded.
         """
         spec = get_resource(resource)
+        types = event_type_filters(list(spec.change_event_types))  # fails for objects without change capture
         bounds = normalize_created(created)
         refetch = check_bool(refetch, "refetch")
-        settle = check_number(settle_seconds, "settle_seconds", allow_zero=True)
+        settle = check_setting(settle_seconds, "settle_seconds", 0.0, MAX_SETTLE_SECONDS)
         paths = normalize_expand(expand)
         if paths and not refetch:
             raise StripeParameterError(
@@ -468,7 +470,7 @@ class StripeHook(BaseHook):
         window = {"created": {"gte": start, "lt": max(end, start + 1)}}  # not read when empty
         events = self.client.iterate_each(
             EVENTS,
-            [{**window, **names} for names in event_type_filters(list(spec.change_event_types))],
+            [{**window, **names} for names in types],
             page_size=page_size,
             parallelism=parallelism,
         )

@@ -49,6 +49,8 @@ class StripeListCustomersOperator(StripeListOperator):
         ``.partial()``; kept as ``customer_email``. An ``email`` in ``default_args`` is
         never a filter: it stays BaseOperator's failure-alert address.
     :param customer_email: The same filter by its attribute name (map over this one).
+        None lists every customer; an empty or ``"None"`` value (a template's) fails
+        before any request rather than list every customer.
     :param created: Unix seconds, datetime or ISO-8601 string, or a range dict with
         ``gt``/``gte``/``lt``/``lte``; e.g. ``{"gte": "{{ data_interval_start }}",
         "lt": "{{ data_interval_end }}"}`` for exactly one data interval.
@@ -170,7 +172,8 @@ class StripeListCustomersOperator(StripeListOperator):
         self.test_clock = test_clock
 
     def _list_filters(self) -> dict[str, Any]:
-        return {"email": self.customer_email or None, "test_clock": self.test_clock or None}
+        # None is "not set"; an empty or "None" value (a template's) fails: it would widen the list.
+        return {"email": self.customer_email, "test_clock": self.test_clock}
 
 
 class StripeGetCustomerOperator(StripeGetOperator):

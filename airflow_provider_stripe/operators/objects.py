@@ -189,7 +189,10 @@ class StripeListOperator(_StripeOperator):
         :data:`airflow_provider_stripe.resources.RESOURCES`).
     :param filters: The list's own filters, e.g. ``{"customer": "cus_…", "status": "paid"}``;
         one the resource does not take fails before any request. Defaults that would
-        hide data are filled in (subscriptions: ``status="all"``).
+        hide data are filled in (subscriptions: ``status="all"``). A filter set to
+        ``None`` is not sent (for ``status``: Stripe's own default); one that is empty,
+        blank or ``"None"`` (what a template renders for a missing or None param)
+        fails before any request, since it would widen or empty the export.
     :param created: Unix seconds, datetime or ISO-8601 string, or a range dict with
         ``gt``/``gte``/``lt``/``lte`` (for lists that take it).
     :param limit: At most this many objects in total (across pages); ``None`` means all.
