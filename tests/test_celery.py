@@ -326,9 +326,11 @@ def test_backfill_windows_spread_over_two_celery_workers(
 
     # (b) The windows, newest first, are exactly the range's customers, each once, and exactly
     # what one process exporting the whole range gets.
-    created = deployment.xcom(DAG_ID, run["dag_run_id"], "created_windows")
+    planned = deployment.xcom(DAG_ID, run["dag_run_id"], "plan")
+    created = [window["created"] for window in planned]
     assert created == [{"gte": EDGES[i], "lt": EDGES[i + 1]} for i in range(WINDOWS)]
-    folder = deployment.output / "backfill" / f"{START.to_date_string()}_{END.to_date_string()}"
+    range_folder = deployment.output / "backfill" / f"{START:%Y%m%dT%H%M%SZ}_{END:%Y%m%dT%H%M%SZ}"
+    folder = range_folder / (range_folder / "CURRENT").read_text()  # the run's folder, published
     files = sorted(folder.glob("*"))
     assert [f.name for f in files] == [f"window-{i:04d}.jsonl.gz" for i in range(WINDOWS)]
     exported = [read_jsonl_gz(f) for f in files]
