@@ -21,14 +21,17 @@ Trigger it with the params ``start``, ``end`` (ISO 8601) and ``windows``. With n
 second.
 
 Rerunning a range replaces its output, whatever the window count. Each run writes
-its windows into a folder of its own, ``backfill/<start>_<end>/run=<run_id>/`` (e.g.
-``backfill/20240101T000000Z_20240111T000000Z/run=manual__2024-06-02T09_30_00_00_00/``:
-``:`` and ``+`` become ``_``). Once every window has succeeded, ``publish`` writes the
-folder's name to ``backfill/<start>_<end>/CURRENT`` and deletes the range's other
-``run=`` folders. Read the folder ``CURRENT`` names: while a run is under way or after
-one failed, it is still the last complete run's, never a mix of two runs. Runs go one
-at a time (``max_active_runs=1``), so none deletes the windows of another still being
-written. A run with no ``end`` is a range of its own (it ends at another second).
+its windows into a folder of its own, ``backfill/<start>_<end>/run=<run_id>-<digest>/``
+(e.g. ``backfill/20240101T000000Z_20240111T000000Z/run=manual__2024-06-02T09_30_00_00_00-e7283b1f/``):
+every character of the run id outside ``[A-Za-z0-9._-]`` becomes ``_``, and the first
+8 hex digits of the run id's SHA-256 keep two run ids that read alike apart. Once
+every window has succeeded, ``publish`` writes the folder's name to
+``backfill/<start>_<end>/CURRENT`` (beside it, then renamed over it) and deletes the
+range's other ``run=`` folders. Read the folder ``CURRENT`` names: while a run is
+under way or after one failed, it is still the last complete run's, never a mix of
+two runs. Runs go one at a time (``max_active_runs=1``), so none deletes the windows
+of another still being written. A run with no ``end`` is a range of its own (it ends
+at another second).
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ with DAG(
     @task
     def plan(base: str, params: dict | None = None, dag_run=None) -> list[dict]:
         """The ``created`` windows, each with its file in this run's folder of the range."""
+        import hashlib
         import re
 
         from airflow_provider_stripe.params import split_created
@@ -67,7 +71,9 @@ with DAG(
         windows = split_created({"gte": params["start"], "lt": end}, params["windows"])
         bounds = (windows[0]["gte"], windows[-1]["lt"])
         range_name = "_".join(f"{pendulum.from_timestamp(t):%Y%m%dT%H%M%SZ}" for t in bounds)
-        run_name = "run=" + re.sub(r"[^A-Za-z0-9._-]", "_", dag_run.run_id)  # no ":" or "+" in paths
+        # Safe in any path (no ":" or "+"); the digest keeps two run ids that read alike apart.
+        digest = hashlib.sha256(dag_run.run_id.encode()).hexdigest()[:8]
+        run_name = f"run={re.sub(r'[^A-Za-z0-9._-]', '_', dag_run.run_id)}-{digest}"
         return [
             {"created": window, "output_path": f"{base}/{range_name}/{run_name}/window-{i:04d}.jsonl.gz"}
             for i, window in enumerate(windows)
@@ -79,12 +85,16 @@ with DAG(
         written = {ObjectStoragePath(w["output_path"]).name for w in windows}
         run_folder = ObjectStoragePath(windows[0]["output_path"]).parent
         range_folder = run_folder.parent
-        for path in run_folder.iterdir():  # a run id that sanitizes like another's shares its folder
-            if path.name not in written:
+        # Only window files: an object store may list a folder's own marker among its entries.
+        for path in run_folder.iterdir():  # a cleared run rewrites its own folder
+            if path.name.startswith(("window-", ".window-")) and path.name not in written and path.is_file():
                 path.unlink()
-        (range_folder / "CURRENT").write_text(run_folder.name)
+        # Written beside, then renamed over: a reader sees the old name or the new, never half of one.
+        staged = range_folder / f".CURRENT.{run_folder.name}.partial"
+        staged.write_text(run_folder.name)
+        staged.rename(range_folder / "CURRENT")
         for path in range_folder.iterdir():
-            if path.name.startswith("run=") and path.name != run_folder.name:
+            if path.name.startswith("run=") and path.name != run_folder.name and path.is_dir():
                 path.rmdir(recursive=True)
         return str(run_folder)
 

@@ -98,3 +98,47 @@ def test_s3_failure_keeps_the_previous_object_and_leaves_no_temporary(stripe_con
     assert task_results(dag_run)["to_s3"][0] == "failed"
     assert s3.get_object(Bucket=BUCKET, Key="customers/all.jsonl.gz")["Body"].read() == b"previous export"
     assert keys(s3) == ["customers/all.jsonl.gz"]
+
+
+def test_backfill_example_reruns_on_s3_beside_folder_markers(
+    stripe_conn: FakeStripe, s3, run_dag, monkeypatch
+):
+    """The backfill example's publish on S3, where tools leave a zero-byte ``folder/`` object per folder.
+
+    ``iterdir`` then lists the marker among a folder's entries; publish must delete only what it
+    owns and still leave exactly the rerun's windows, which ``CURRENT`` names.
+    """
+    from pathlib import Path
+
+    import pendulum
+
+    monkeypatch.setenv("AIRFLOW_VAR_STRIPE_EXPORT_BASE", f"s3://aws_moto@{BUCKET}")
+    start = pendulum.datetime(2024, 1, 1, tz="UTC")
+    customers = stripe_conn.seed(100, start=start.int_timestamp, spacing=864)
+    conf = {"start": start.isoformat(), "end": start.add(days=1).isoformat()}
+    example = Path(__file__).parent.parent / "example_dags" / "stripe_backfill_windows.py"
+    first, dag = run_dag(
+        example.read_text().replace('"stripe_backfill_windows"', '"DAG_ID"'),
+        logical_date=None,
+        run_conf={**conf, "windows": 4},
+    )
+    assert first.state == "success", task_results(first)
+    for key in keys(s3):  # what the S3 console's "Create folder" leaves behind
+        parts = key.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            s3.put_object(Bucket=BUCKET, Key="/".join(parts[:depth]) + "/", Body=b"")
+    second = dag.test(logical_date=None, run_conf={**conf, "windows": 2})
+    assert second.state == "success", task_results(second)
+    range_prefix = "backfill/20240101T000000Z_20240102T000000Z/"
+    current = s3.get_object(Bucket=BUCKET, Key=range_prefix + "CURRENT")["Body"].read().decode()
+    windows = [k for k in keys(s3) if k.endswith(".jsonl.gz")]
+    assert windows == [f"{range_prefix}{current}/window-000{i}.jsonl.gz" for i in range(2)], keys(s3)
+    records = [
+        json.loads(line)
+        for key in windows
+        for line in gzip.decompress(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+        .decode()
+        .splitlines()
+    ]
+    assert sorted(r["id"] for r in records) == sorted(c["id"] for c in customers)
+    assert not [k for k in keys(s3) if "partial" in k or ("/run=" in k and current not in k)], keys(s3)
