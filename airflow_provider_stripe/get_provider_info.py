@@ -4,22 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_stripe import (
-    __version__,
-)  #: The settings' upper bounds, as ``api.params`` checks them (a test holds the two equal; imported
+from airflow_provider_stripe import __version__
 
-#: here they would load the API layer, and Airflow imports this module for every provider list).
-MAX_RETRIES, MAX_RETRY_WAIT, MAX_TIMEOUT, MAX_REQUESTS_PER_SECOND = 100, 86400, 3600, 10_000
+#: The settings' bounds, as ``api.params`` checks them (a test holds the two equal; imported here
+#: they would load the API layer, and Airflow imports this module for every provider list).
+MIN_TIMEOUT, MAX_TIMEOUT = 0.001, 3600
+MAX_RETRIES, MAX_RETRY_WAIT, MAX_REQUESTS_PER_SECOND = 100, 86400, 10_000
 
 _INTEGRATION = "Stripe"
 
 
-def _int_field(
-    label: str, description: str, default: float | None, minimum: float, maximum: float
+def _number_field(
+    label: str, description: str, default: float | None, minimum: float, maximum: float, *, integer: bool
 ) -> dict[str, Any]:
     """A number field of the form, bounded as the client bounds the setting (every wait stays finite)."""
-    kind = "number" if isinstance(default, float) else "integer"
-    schema = {"type": [kind, "null"], "default": default, "minimum": minimum, "maximum": int(maximum)}
+    schema = {
+        "type": ["integer" if integer else "number", "null"],
+        "default": default,
+        "minimum": minimum,
+        "maximum": maximum,
+    }
     return {"label": label, "description": description, "schema": schema}
 
 
@@ -81,26 +85,39 @@ def get_provider_info() -> dict[str, Any]:
                         "empty uses the account default.",
                         "schema": {"type": ["string", "null"]},
                     },
-                    "max_retries": _int_field(
-                        "Max retries", "Retries on 429, 409, 5xx and network errors.", 5, 0, MAX_RETRIES
+                    "max_retries": _number_field(
+                        "Max retries",
+                        "Retries on 429, 409, 5xx and network errors.",
+                        5,
+                        0,
+                        MAX_RETRIES,
+                        integer=True,
                     ),
-                    "max_retry_wait": _int_field(
+                    "max_retry_wait": _number_field(
                         "Max total retry wait (seconds)",
                         "Give up once retries would wait longer.",
                         120,
                         0,
                         MAX_RETRY_WAIT,
+                        integer=False,
                     ),
-                    "timeout": _int_field(
-                        "Timeout (seconds)", "Per-request connect and read timeout.", 80, 1, MAX_TIMEOUT
+                    "timeout": _number_field(
+                        "Timeout (seconds)",
+                        "Per-request connect and read timeout.",
+                        80,
+                        MIN_TIMEOUT,
+                        MAX_TIMEOUT,
+                        integer=False,
                     ),
-                    "max_requests_per_second": _int_field(
+                    "max_requests_per_second": _number_field(
                         "Max requests per second",
                         "Client-side pacing, the most this connection sends: empty is 90 (live key) or "
-                        "22 (test key), reached by climbing and adapting to Stripe's 429s; 0 turns it off.",
+                        "22 (test key), reached by climbing and adapting to Stripe's 429s; 0 turns it off, "
+                        "otherwise at least 0.01.",
                         None,
                         0,
                         MAX_REQUESTS_PER_SECOND,
+                        integer=False,
                     ),
                 },
             }

@@ -218,14 +218,27 @@ def test_the_connection_form_bounds_every_number_as_the_client_does():
     fields = conn["conn-fields"]
     from airflow_provider_stripe.api import params
 
-    bounds = {name: field["schema"].get("maximum") for name, field in fields.items()}
+    bounds = {
+        name: (field["schema"].get("minimum"), field["schema"].get("maximum"))
+        for name, field in fields.items()
+    }
     assert bounds == {
-        "stripe_account": None,
-        "stripe_version": None,
-        "max_retries": params.MAX_RETRIES,
-        "max_retry_wait": params.MAX_RETRY_WAIT,
-        "timeout": params.MAX_TIMEOUT,
-        "max_requests_per_second": params.MAX_REQUESTS_PER_SECOND,
+        "stripe_account": (None, None),
+        "stripe_version": (None, None),
+        "max_retries": (0, params.MAX_RETRIES),
+        "max_retry_wait": (0, params.MAX_RETRY_WAIT),
+        "timeout": (params.MIN_TIMEOUT, params.MAX_TIMEOUT),
+        "max_requests_per_second": (0, params.MAX_REQUESTS_PER_SECOND),
+    }
+    # Fractions where the client takes them: a 0.5 s timeout or 0.5 req/s is valid in the form too.
+    kinds = {name: field["schema"]["type"][0] for name, field in fields.items()}
+    assert kinds == {
+        "stripe_account": "string",
+        "stripe_version": "string",
+        "max_retries": "integer",
+        "max_retry_wait": "number",
+        "timeout": "number",
+        "max_requests_per_second": "number",
     }
 
 
@@ -269,3 +282,15 @@ def test_change_capture_of_another_object_fails_before_the_connection_is_read(mo
     monkeypatch.setattr("airflow.sdk.BaseHook.get_connection", boom)
     with pytest.raises(StripeParameterError, match=r"has no change capture yet \(it has: customers\)"):
         StripeHook().iter_changes(resource, created={"gte": int(time.time()) - 600})
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"), [("page_size", 0), ("page_size", 101), ("parallelism", 0), ("parallelism", 33)]
+)
+def test_change_capture_paging_settings_fail_before_the_connection_is_read(monkeypatch, setting, value):
+    def boom(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the Connection must not be read for a request that cannot work")
+
+    monkeypatch.setattr("airflow.sdk.BaseHook.get_connection", boom)
+    with pytest.raises(StripeParameterError, match=setting):
+        StripeHook().iter_changes("customers", created={"gte": int(time.time()) - 600}, **{setting: value})

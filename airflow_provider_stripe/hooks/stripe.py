@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import Any
 
 import pendulum
+from airflow import __version__ as airflow_version
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
@@ -20,6 +21,7 @@ from airflow_provider_stripe.api.params import (
     DEFAULT_CONN_ID,
     DEFAULT_SETTLE_SECONDS,
     MAX_PAGE_SIZE,
+    MAX_PARALLELISM,
     MAX_SETTLE_SECONDS,
     NO_UPPER_BOUND,
     CreatedFilter,
@@ -100,17 +102,17 @@ class StripeHook(BaseHook):
         """The form's extra fields, for Airflow 3.1 (its API server provides these imports)."""
         from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
         from flask_babel import lazy_gettext
-        from wtforms import IntegerField, StringField
+        from wtforms import FloatField, IntegerField, StringField
         from wtforms.validators import NumberRange, Optional
 
+        kinds = {"integer": IntegerField, "number": FloatField, "string": StringField}
         widgets = {}
         for name, field in _connection_type()["conn-fields"].items():
             schema = field["schema"]
-            integer = "integer" in schema["type"]
             validators = [Optional()]
-            if integer and "minimum" in schema:
+            if "minimum" in schema:
                 validators.append(NumberRange(min=schema["minimum"], max=schema.get("maximum")))
-            widgets[name] = (IntegerField if integer else StringField)(
+            widgets[name] = kinds[schema["type"][0]](
                 lazy_gettext(field["label"]),
                 validators=validators,
                 description=field.get("description", ""),
@@ -156,6 +158,7 @@ class StripeHook(BaseHook):
                 max_retry_wait=self._setting(extras, "max_retry_wait", DEFAULT_MAX_RETRY_WAIT, float),
                 timeout=self._setting(extras, "timeout", DEFAULT_TIMEOUT, float),
                 max_requests_per_second=self._setting(extras, "max_requests_per_second", None, float),
+                platform=f"Apache Airflow {airflow_version}",
             )
         except (StripeConfigurationError, StripeParameterError) as exc:
             # Name where the bad value came from: this hook's (the task's) settings, or the Connection.
@@ -443,6 +446,8 @@ class StripeHook(BaseHook):
         bounds = normalize_created(created)
         refetch = check_bool(refetch, "refetch")
         settle = check_setting(settle_seconds, "settle_seconds", 0.0, MAX_SETTLE_SECONDS)
+        page_size = check_int(page_size, "page_size", minimum=1, maximum=MAX_PAGE_SIZE)
+        parallelism = check_int(parallelism, "parallelism", minimum=1, maximum=MAX_PARALLELISM)
         paths = normalize_expand(expand)
         if paths and not refetch:
             raise StripeParameterError(
