@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from urllib.parse import parse_qsl, urlsplit
 
+import airflow
 import pendulum
 import pytest
 import requests
@@ -249,7 +250,9 @@ def test_headers_user_agent_account_version_and_session_reuse(stripe_server: Fak
     headers = stripe_server.requests[0]["headers"]
     assert headers["Stripe-Account"] == "acct_123"
     assert headers["Stripe-Version"] == "2024-06-20"
-    assert headers["User-Agent"].startswith(f"airflow-provider-stripe/{__version__} ")
+    assert headers["User-Agent"].startswith(
+        f"airflow-provider-stripe/{__version__} (Apache Airflow {airflow.__version__}; "
+    )
     assert headers["Authorization"].startswith("Bearer sk_test_")
     assert hook.get_conn() is hook.get_conn()
     # One keep-alive connection serves every request of the hook.

@@ -61,3 +61,26 @@ def test_extra_links_named_in_provider_info_import():
     for path in get_provider_info()["extra-links"]:
         module, _, name = path.rpartition(".")
         assert getattr(importlib.import_module(module), name).__name__ == name
+
+
+def test_the_stripe_protocol_layer_imports_nothing_of_airflow():
+    """``api/`` is the Stripe protocol alone; Airflow glue lives in hooks/, operators/, links/, utils/.
+
+    Its only tie to Airflow is the provider's exceptions, which subclass Airflow's so that a task
+    fails at once or retries as the error deserves.
+    """
+    import ast
+    from pathlib import Path
+
+    import airflow_provider_stripe.api as api
+
+    imported = {}
+    for module in sorted(Path(api.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            airflow = [n for n in names if n == "airflow" or n.startswith("airflow.")]
+            if airflow:
+                imported[module.name] = airflow
+    assert imported == {}

@@ -1,5 +1,8 @@
 """The Stripe protocol layer: everything that speaks Stripe's REST API, nothing of Airflow.
 
+Its only tie to Airflow is :mod:`airflow_provider_stripe.exceptions`, whose errors subclass
+Airflow's so that a task fails at once or retries as the error deserves.
+
 One module per concern:
 
 - :mod:`.transport`: the HTTP session, base-URL, proxy and loopback rules, the request watchdog;

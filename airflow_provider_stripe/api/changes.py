@@ -6,7 +6,8 @@ an object also emits an event (``customer.created``, ``customer.updated``,
 keeping the last one per object gives exactly what a table needs to stay equal to
 Stripe: one upsert or delete per changed object, for a cost proportional to the
 changes, not to the account. No HTTP here: the events come from
-:meth:`StripeClient.iterate`, refetches from :meth:`StripeClient.retrieve_many`.
+:meth:`~airflow_provider_stripe.api.client.StripeClient.iterate_each`, refetches from
+:meth:`~airflow_provider_stripe.api.client.StripeClient.retrieve_many`.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ class ChangeIterator(Records):
     ) -> None:
         super().__init__(client)
         self.resource = resource
-        #: The resource's list path, as :attr:`ListIterator.collection`.
+        #: The resource's list path (as a list iterator's ``collection``).
         self.collection = resource.path
         self.events = events
         #: The half-open ``[start, end)`` of Unix seconds whose changes this reads.

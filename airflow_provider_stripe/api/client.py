@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import dataclasses
 import functools
 import itertools
 import json
@@ -123,7 +124,11 @@ class ClientStats:
 
 
 class StripeClient:
-    """A Stripe API client on one ``requests.Session``: paced, retrying, and raising typed errors."""
+    """A Stripe API client on one ``requests.Session``: paced, retrying, and raising typed errors.
+
+    ``platform`` names what runs it in the User-Agent (the hook passes ``Apache Airflow 3.3.2``),
+    so that this layer imports nothing of Airflow.
+    """
 
     def __init__(
         self,
@@ -136,6 +141,7 @@ class StripeClient:
         max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
         timeout: float = DEFAULT_TIMEOUT,
         max_requests_per_second: float | None = None,
+        platform: str | None = None,
     ) -> None:
         api_key = (api_key or "").strip()
         if not api_key:
@@ -174,7 +180,7 @@ class StripeClient:
             self.pacer = AdaptivePacer(rate, sleep=transport.sleep)
         # Room for every parallel worker to keep its own connection alive.
         self._session = transport.new_session(
-            self.base_url, host, self._headers(api_key), pool_size=MAX_PARALLELISM
+            self.base_url, host, self._headers(api_key, platform), pool_size=MAX_PARALLELISM
         )
         self._retrying = RetryPolicy(
             max_retries=self.max_retries,
@@ -183,15 +189,12 @@ class StripeClient:
             sleep=transport.sleep,
         )
 
-    def _headers(self, api_key: str) -> dict[str, str]:
-        from airflow import __version__ as airflow_version
-
+    def _headers(self, api_key: str, runner: str | None) -> dict[str, str]:
+        about = [runner] if runner else []
+        about += [f"requests {requests.__version__}", f"Python {platform.python_version()}"]
         headers = {
             "Authorization": f"Bearer {api_key}",
-            "User-Agent": (
-                f"airflow-provider-stripe/{__version__} (Apache Airflow {airflow_version}; "
-                f"requests {requests.__version__}; Python {platform.python_version()})"
-            ),
+            "User-Agent": f"airflow-provider-stripe/{__version__} ({'; '.join(about)})",
             "Accept": "application/json",
         }
         if self.stripe_account:
@@ -406,16 +409,24 @@ class StripeClient:
         One parameter set is a plain :meth:`iterate`; more run one after the other,
         each in its own order, with ``max_records`` counted across them.
         """
-
-        def part(params: Mapping[str, Any], limit: int | None = max_records) -> ListIterator:
-            return self.iterate(
-                collection, params, page_size=page_size, max_records=limit, parallelism=parallelism
+        listings = [  # every listing is checked, once, before any request
+            check_listing(
+                collection,
+                params,
+                page_size=page_size,
+                max_records=max_records,
+                parallelism=parallelism,
+                complete_lists=True,
             )
+            for params in param_sets
+        ]
+        if len(listings) == 1:
+            return self.iterate_listing(listings[0])
 
-        first = [part(params) for params in param_sets]  # every listing is checked before a request
-        if len(first) == 1:
-            return first[0]
-        makers = [functools.partial(part, params) for params in param_sets]
+        def part(listing: Listing, limit: int | None) -> ListIterator:
+            return self.iterate_listing(dataclasses.replace(listing, max_records=limit))
+
+        makers = [functools.partial(part, listing) for listing in listings]
         return ListChain(self, collection, makers, max_records=max_records)
 
     def retrieve_many(

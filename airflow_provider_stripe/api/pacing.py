@@ -229,10 +229,10 @@ class AdaptivePacer:
     def acquire(self, endpoint: str, *, search: bool = False) -> float:
         """Wait until a request to ``endpoint`` may go; return when it went (pass it to :meth:`release`).
 
-        ``wait`` in the in-flight limit and the sleep are the client's, so a
-        closed parallel listing interrupts them.
+        Every wait goes through the client's ``sleep``, so a closed parallel listing
+        interrupts it: the pacing sleeps at once, a wait for an in-flight slot within 50 ms.
         """
-        self.in_flight.acquire(lambda changed: changed.wait(0.05))
+        self.in_flight.acquire(self._wait_for_slot)
         try:
             with self._lock:
                 now = time.monotonic()
@@ -255,6 +255,10 @@ class AdaptivePacer:
         except BaseException:
             self.in_flight.release(ok=False)
             raise
+
+    def _wait_for_slot(self, changed: threading.Condition) -> None:
+        changed.wait(0.05)
+        self._sleep(0)  # the client's sleep raises at once if this thread's work was abandoned
 
     def release(
         self, endpoint: str, sent: float, *, search: bool = False, limited: str | None = None
@@ -285,7 +289,10 @@ class AdaptivePacer:
         log.warning("Stripe answered 429 (%s): slowing %s.", reason, what)
 
     def summary(self) -> str:
-        """The current pacing, for progress lines: ``pacing 20.5/s (slowed: 2 global-rate)``."""
+        """The current pacing, for progress lines.
+
+        For example ``pacing 20.5/s (invoices 10.0/s); slowed for 2× endpoint-rate``.
+        """
         with self._lock:  # other threads add endpoints and slowdowns
             endpoints = [(name, rate.rate, rate.ceiling) for name, rate in self.endpoints.items()]
             slowdowns = list(self.slowdowns.items())

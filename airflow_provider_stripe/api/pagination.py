@@ -131,7 +131,7 @@ class ListIterator(Records):
     it is handed out.
     """
 
-    #: The shape every page must have (see :meth:`StripeClient.request`).
+    #: The shape every page must have (see :meth:`~airflow_provider_stripe.api.client.StripeClient.request`).
     expect = "list"
 
     def __init__(self, client: StripeClient, listing: Listing) -> None:
