@@ -21,17 +21,18 @@ Trigger it with the params ``start``, ``end`` (ISO 8601) and ``windows``. With n
 second.
 
 Rerunning a range replaces its output, whatever the window count. Each run writes
-its windows into a folder of its own, ``backfill/<start>_<end>/run=<run_id>-<digest>/``
-(e.g. ``backfill/20240101T000000Z_20240111T000000Z/run=manual__2024-06-02T09_30_00_00_00-e7283b1f/``):
-every character of the run id outside ``[A-Za-z0-9._-]`` becomes ``_``, and the first
-8 hex digits of the run id's SHA-256 keep two run ids that read alike apart. Once
-every window has succeeded, ``publish`` writes the folder's name to
-``backfill/<start>_<end>/CURRENT`` (beside it, then renamed over it) and deletes the
-range's other ``run=`` folders. Read the folder ``CURRENT`` names: while a run is
-under way or after one failed, it is still the last complete run's, never a mix of
-two runs. Runs go one at a time (``max_active_runs=1``), so none deletes the windows
-of another still being written. A run with no ``end`` is a range of its own (it ends
-at another second).
+its windows into a folder of its own, ``backfill/<start>_<end>/run=<run_id>-<nonce>/``
+(e.g. ``backfill/20240101T000000Z_20240111T000000Z/run=manual__2024-06-02T09_30_00_00_00-5f1c09ab/``):
+every character of the run id outside ``[A-Za-z0-9._-]`` becomes ``_``, the id is cut
+at 150 characters, and 8 random hex digits, drawn when ``plan`` runs, give every
+planning its own folder (a cleared run or a run id used again never writes into the
+folder ``CURRENT`` names). Once every window has succeeded and its file is there,
+``publish`` writes the folder's name to ``backfill/<start>_<end>/CURRENT`` (beside it,
+then renamed over it) and deletes the range's other ``run=`` folders. Read the folder
+``CURRENT`` names: while a run is under way or after one failed, it is still the last
+complete run's, never a mix of two runs. Runs go one at a time
+(``max_active_runs=1``), so none deletes the windows of another still being written.
+A run with no ``end`` is a range of its own (it ends at another second).
 """
 
 from __future__ import annotations
@@ -61,8 +62,8 @@ with DAG(
     @task
     def plan(base: str, params: dict | None = None, dag_run=None) -> list[dict]:
         """The ``created`` windows, each with its file in this run's folder of the range."""
-        import hashlib
         import re
+        import secrets
 
         from airflow_provider_stripe.params import split_created
 
@@ -71,9 +72,10 @@ with DAG(
         windows = split_created({"gte": params["start"], "lt": end}, params["windows"])
         bounds = (windows[0]["gte"], windows[-1]["lt"])
         range_name = "_".join(f"{pendulum.from_timestamp(t):%Y%m%dT%H%M%SZ}" for t in bounds)
-        # Safe in any path (no ":" or "+"); the digest keeps two run ids that read alike apart.
-        digest = hashlib.sha256(dag_run.run_id.encode()).hexdigest()[:8]
-        run_name = f"run={re.sub(r'[^A-Za-z0-9._-]', '_', dag_run.run_id)}-{digest}"
+        # Safe in any path and short enough for any file system; the nonce gives every planning
+        # (a cleared run, a run id used again) a folder of its own, never one CURRENT names.
+        run_id = re.sub(r"[^A-Za-z0-9._-]", "_", dag_run.run_id)[:150]
+        run_name = f"run={run_id}-{secrets.token_hex(4)}"
         return [
             {"created": window, "output_path": f"{base}/{range_name}/{run_name}/window-{i:04d}.jsonl.gz"}
             for i, window in enumerate(windows)
@@ -85,12 +87,15 @@ with DAG(
         written = {ObjectStoragePath(w["output_path"]).name for w in windows}
         run_folder = ObjectStoragePath(windows[0]["output_path"]).parent
         range_folder = run_folder.parent
+        present = {path.name for path in run_folder.iterdir() if path.is_file()}
+        if written - present:  # a window marked success by hand, or one a rerun has not written yet
+            raise RuntimeError(f"{run_folder} lacks {sorted(written - present)}: CURRENT is left as it was")
         # Only window files: an object store may list a folder's own marker among its entries.
-        for path in run_folder.iterdir():  # a cleared run rewrites its own folder
-            if path.name.startswith(("window-", ".window-")) and path.name not in written and path.is_file():
-                path.unlink()
+        for name in present - written:
+            if name.startswith(("window-", ".window-")):
+                (run_folder / name).unlink()
         # Written beside, then renamed over: a reader sees the old name or the new, never half of one.
-        staged = range_folder / f".CURRENT.{run_folder.name}.partial"
+        staged = range_folder / f".CURRENT.{run_folder.name[-8:]}.partial"
         staged.write_text(run_folder.name)
         staged.rename(range_folder / "CURRENT")
         for path in range_folder.iterdir():

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import hashlib
 import json
 import re
 import time
@@ -289,8 +288,60 @@ def test_backfill_windows_rerun_with_fewer_windows_leaves_each_record_once(
     (current,) = {f.parent for f in files}
     assert sorted(p.name for p in range_folder.iterdir()) == sorted(["CURRENT", current.name])
     assert (range_folder / "CURRENT").read_text() == current.name
-    digest = hashlib.sha256(second.run_id.encode()).hexdigest()[:8]
-    assert current.name == f"run={re.sub(r'[^A-Za-z0-9._-]', '_', second.run_id)}-{digest}"
+    assert re.fullmatch(
+        rf"run={re.escape(re.sub(r'[^A-Za-z0-9._-]', '_', second.run_id))}-[0-9a-f]{{8}}", current.name
+    )
+
+
+def backfill_tasks():
+    """The example's ``plan`` and ``publish`` as plain functions (their ``@task`` callables)."""
+    namespace: dict = {}
+    path = EXAMPLES / "stripe_backfill_windows.py"
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    dag = namespace["dag"]
+    return dag.get_task("plan").python_callable, dag.get_task("publish").python_callable
+
+
+def test_backfill_publish_refuses_a_run_whose_windows_are_not_all_there(tmp_path):
+    """A window marked success by hand (or a failed one cleared after a newer run): CURRENT stays."""
+    from types import SimpleNamespace
+
+    plan, publish = backfill_tasks()
+    conf = {"start": "2024-01-01T00:00:00Z", "end": "2024-01-02T00:00:00Z", "windows": 4}
+    run = SimpleNamespace(run_id="manual__2024-06-02T09:30:00+00:00", run_after=pendulum.now("UTC"))
+    windows = plan(base=f"file://{tmp_path}/backfill", params=conf, dag_run=run)
+    range_folder = tmp_path / "backfill" / "20240101T000000Z_20240102T000000Z"
+    (range_folder / "run=previous").mkdir(parents=True)
+    (range_folder / "run=previous" / "window-0000.jsonl.gz").write_bytes(b"complete")
+    (range_folder / "CURRENT").write_text("run=previous")
+    folder = Path(windows[0]["output_path"].removeprefix("file://")).parent
+    folder.mkdir(parents=True)
+    for window in windows[1:]:  # window 0 never written
+        Path(window["output_path"].removeprefix("file://")).write_bytes(b"part")
+    with pytest.raises(RuntimeError, match=re.escape("lacks ['window-0000.jsonl.gz']")):
+        publish(windows)
+    assert (range_folder / "CURRENT").read_text() == "run=previous"
+    assert (range_folder / "run=previous" / "window-0000.jsonl.gz").read_bytes() == b"complete"
+
+
+def test_backfill_plans_every_attempt_its_own_short_folder(tmp_path):
+    """A run id used again gets a new folder; a 250-character run id still makes a valid file name."""
+    from types import SimpleNamespace
+
+    plan, publish = backfill_tasks()
+    conf = {"start": "2024-01-01T00:00:00Z", "end": "2024-01-02T00:00:00Z", "windows": 2}
+    run = SimpleNamespace(run_id="m" * 250, run_after=pendulum.now("UTC"))
+    first = plan(base=f"file://{tmp_path}/backfill", params=conf, dag_run=run)
+    again = plan(base=f"file://{tmp_path}/backfill", params=conf, dag_run=run)
+    folders = [Path(w[0]["output_path"].removeprefix("file://")).parent for w in (first, again)]
+    assert folders[0] != folders[1] and folders[0].parent == folders[1].parent
+    for window in again:
+        path = Path(window["output_path"].removeprefix("file://"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")  # the file system takes the name
+    assert len(folders[1].name) <= 170
+    assert publish(again).endswith(folders[1].name)
+    assert (folders[1].parent / "CURRENT").read_text() == folders[1].name
 
 
 def test_backfill_windows_failed_rerun_leaves_the_previous_output(example_env: FakeStripe, run_dag, tmp_path):
