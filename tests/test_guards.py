@@ -294,3 +294,26 @@ def test_change_capture_paging_settings_fail_before_the_connection_is_read(monke
     monkeypatch.setattr("airflow.sdk.BaseHook.get_connection", boom)
     with pytest.raises(StripeParameterError, match=setting):
         StripeHook().iter_changes("customers", created={"gte": int(time.time()) - 600}, **{setting: value})
+
+
+@pytest.mark.parametrize(
+    ("extra", "setting"),
+    [
+        ({"max_retries": 5.9}, "max_retries"),
+        ({"timeout": True}, "timeout"),
+        ({"max_retry_wait": "x"}, "max_retry_wait"),
+    ],
+)
+def test_connection_settings_are_checked_as_given_never_rounded(
+    stripe_server: FakeStripe, monkeypatch, extra, setting
+):
+    """5.9 retries is not 5, and ``true`` is no timeout: refused, naming the setting, before any request."""
+    monkeypatch.setenv("AIRFLOW_CONN_STRIPE_DEFAULT", conn_json(stripe_server.url, **extra))
+    with pytest.raises(StripeConfigurationError, match=setting):
+        StripeHook().list_customers()
+    assert stripe_server.requests == []
+
+
+def test_a_whole_number_given_as_a_float_is_that_integer(stripe_server: FakeStripe, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_STRIPE_DEFAULT", conn_json(stripe_server.url, max_retries=3.0))
+    assert StripeHook().get_conn().max_retries == 3

@@ -102,19 +102,18 @@ class StripeHook(BaseHook):
         """The form's extra fields, for Airflow 3.1 (its API server provides these imports)."""
         from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
         from flask_babel import lazy_gettext
-        from wtforms import FloatField, IntegerField, StringField
-        from wtforms.validators import NumberRange, Optional
+        from wtforms import IntegerField, StringField
+        from wtforms.validators import Optional
 
-        kinds = {"integer": IntegerField, "number": FloatField, "string": StringField}
+        # 3.1 renders only these field types (a FloatField is dropped from its form) and
+        # ignores validators besides Optional: fractions come as text, the client checks them.
+        kinds = {"integer": IntegerField, "number": StringField, "string": StringField}
         widgets = {}
         for name, field in _connection_type()["conn-fields"].items():
             schema = field["schema"]
-            validators = [Optional()]
-            if "minimum" in schema:
-                validators.append(NumberRange(min=schema["minimum"], max=schema.get("maximum")))
             widgets[name] = kinds[schema["type"][0]](
                 lazy_gettext(field["label"]),
-                validators=validators,
+                validators=[Optional()],
                 description=field.get("description", ""),
                 default=schema.get("default"),
                 widget=BS3TextFieldWidget(),
@@ -130,11 +129,11 @@ class StripeHook(BaseHook):
             value = extras.get(name)
         if value is None or value == "":
             return default
-        try:
-            return cast(value)
-        except (TypeError, ValueError):
-            kind = {float: "a number", int: "an integer"}.get(cast, f"a {cast.__name__}")
-            raise StripeParameterError(name, f"must be {kind}, got {value!r}") from None
+        if cast is str:
+            return str(value)
+        if cast is int and isinstance(value, float) and value.is_integer():
+            return int(value)  # 5.0 from a form that keeps numbers as floats
+        return value  # the client checks numbers as they are: 5.9 retries or timeout=true are refused
 
     @cached_property
     def client(self) -> StripeClient:
