@@ -47,7 +47,7 @@ BAD = {
     "filters not a mapping": ('resource="invoices", filters=["status"]', "'filters'"),
     "unknown resource": ('resource="invoicez"', "unknown Stripe resource 'invoicez'"),
     "enum value": ('resource="invoices", filters={"status": "unpaid"}', "must be one of draft"),
-    "created on a list without it": ('resource="credit_notes", created={"gte": 1}', "cannot be filtered by"),
+    "created on a list without it": ('resource="quotes", created={"gte": 1}', "cannot be filtered by"),
     "parallel without created": ('resource="quotes", parallelism=2', "takes no created filter"),
 }
 

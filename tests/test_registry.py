@@ -1,10 +1,13 @@
-"""The registry (``resources.RESOURCES``) checked against Stripe's OpenAPI spec, row by row.
+"""The registry (``api.registry.RESOURCES``) checked row by row against Stripe's own generated code.
 
-``tests/data/stripe-openapi-objects.json`` is an extract of Stripe's spec and
-fixtures (``scripts/openapi_subset.py``): each list path's object, query
-parameters with their kinds, search endpoint and embedded lists. A row that
-names a filter Stripe does not take, gives it the wrong kind, or leaves out one
-it does take, fails here.
+stripe-python (pinned in the test constraints; see ``tests/stripe_sdk.py``) names, for
+every list, its path, its ``…ListParams`` and the resource class it returns. A row that
+names a filter Stripe does not take, gives it the wrong kind or enum, leaves out one it
+does take, or calls its object by another name, fails here, in either direction.
+
+``tests/data/stripe-openapi-objects.json`` (``scripts/openapi_subset.py``, then
+``scripts/sdk_subset.py``) is what the test server speaks: Stripe's example objects,
+in today's shapes, with each list's parameters from the same stripe-python.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import stripe
 
 from airflow_provider_stripe.api.params import object_list_params
 from airflow_provider_stripe.api.registry import (
@@ -28,15 +32,55 @@ from airflow_provider_stripe.api.registry import (
     STRING,
 )
 from airflow_provider_stripe.exceptions import StripeParameterError
+from tests.stripe_sdk import PAGING, sdk_lists
 
 SPEC: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parent / "data" / "stripe-openapi-objects.json").read_text()
 )["resources"]
-#: Parameters every list takes, which the registry does not repeat per row.
-COMMON = {"limit", "starting_after", "ending_before", "expand", "created"}
-#: The spec's kind for each registry kind.
-SPEC_KIND = {ID: "string", STRING: "string", EMAIL: "string", BOOLEAN: "boolean", INTEGER: "integer"}
-SPEC_KIND |= {RANGE: "range", AMOUNT_RANGE: "range", ARRAY: "array"}
+#: stripe-python's kind for each registry kind.
+SDK_KIND = {ID: "string", STRING: "string", EMAIL: "string", BOOLEAN: "boolean", INTEGER: "integer"}
+SDK_KIND |= {RANGE: "range", AMOUNT_RANGE: "range", ARRAY: "array"}
+
+
+def test_the_sdk_is_the_pinned_one():
+    """The rows are checked against one API version; a new stripe-python is a deliberate upgrade."""
+    assert (stripe.VERSION, stripe.api_version) == ("16.1.0", "2026-10-28.endive")
+
+
+@pytest.mark.parametrize("path", sorted(RESOURCES))
+def test_row_matches_stripe_python(path: str):
+    row, sdk = RESOURCES[path], sdk_lists()[path]
+    assert row.path == path
+    assert sdk.objects == {row.object}, f"{path}: {sdk.params_class} lists {set(sdk.objects)}"
+    params = dict(sdk.params)
+    assert row.created == (params.pop("created", None) == "range"), f"{path}: created"
+    assert row.searchable == sdk.searchable, f"{path}: search"
+    for name, kind in row.filters.items():
+        assert name in params, f"{path}: {sdk.params_class} takes no {name!r}"
+        if isinstance(kind, tuple):
+            assert isinstance(params[name], dict), f"{path}.{name} is not an enum in {sdk.params_class}"
+            assert sorted(kind) == params[name]["enum"], f"{path}.{name}"
+        else:
+            assert SDK_KIND[kind] == params[name], f"{path}.{name}: {kind} vs {params[name]}"
+    for name, reason in row.unsupported_filters.items():
+        assert params.get(name) == "object" and name not in row.filters and reason, f"{path}.{name}"
+    left_out = set(params) - set(row.filters) - set(row.unsupported_filters)
+    assert not left_out, f"{path}: the row leaves out {sorted(left_out)} of {sdk.params_class}"
+    for name, value in row.list_defaults.items():
+        assert name in row.filters and object_list_params(row)[name] == value
+
+
+@pytest.mark.parametrize("path", sorted(RESOURCES))
+def test_the_test_server_takes_exactly_stripe_pythons_parameters(path: str):
+    """The server refuses what Stripe refuses: its extract's list parameters are the SDK's."""
+    extract = {name: kind for name, kind in SPEC[path]["list"].items() if name not in PAGING}
+    assert extract == sdk_lists()[path].params
+    assert SPEC[path]["object"] == RESOURCES[path].object
+
+
+def test_an_unsupported_nested_filter_fails_with_its_reason():
+    with pytest.raises(StripeParameterError, match=r"'recurring' is not supported: a nested object filter"):
+        object_list_params(RESOURCES["prices"], filters={"recurring": {"interval": "month"}})
 
 
 def test_the_registry_and_the_extract_cover_the_same_resources():
@@ -51,30 +95,13 @@ def test_the_registry_and_the_extract_cover_the_same_resources():
 
 
 @pytest.mark.parametrize("path", sorted(RESOURCES))
-def test_row_matches_stripes_spec(path: str):
+def test_row_matches_the_servers_extract(path: str):
+    """What the test server's objects look like agrees with the row: the time field, search, embedded lists."""
     row, spec = RESOURCES[path], SPEC[path]
-    assert row.path == path
-    assert row.object == spec["object"]
-    assert row.created == ("created" in spec["list"])
     if row.created:  # what created filters on is a field of every object (invoice items: date)
         assert isinstance(spec["fixture"][row.created_field], int)
     assert row.searchable == (spec["search"] is not None)
     assert sorted(row.lists) == spec["lists"]
-    filters = {name: kind for name, kind in spec["list"].items() if name not in COMMON}
-    for name, kind in row.filters.items():
-        assert name in filters, f"{path}: Stripe's list takes no {name!r}"
-        if isinstance(kind, tuple):
-            assert isinstance(filters[name], dict), f"{path}.{name} is not an enum in the spec"
-            assert set(kind) <= set(filters[name]["enum"]), (
-                f"{path}.{name}: {set(kind) - set(filters[name]['enum'])}"
-            )
-        else:
-            assert SPEC_KIND[kind] == filters[name], f"{path}.{name}: {kind} vs {filters[name]}"
-    # Every filter Stripe takes is in the row, except object-valued ones (nested hashes).
-    left_out = {name for name, kind in filters.items() if name not in row.filters and kind != "object"}
-    assert not left_out, f"{path}: the row leaves out {left_out}"
-    for name, value in row.list_defaults.items():
-        assert name in row.filters and object_list_params(row)[name] == value
 
 
 @pytest.mark.parametrize("path", sorted(RESOURCES))
@@ -90,6 +117,28 @@ def test_every_row_rejects_an_unknown_filter_and_created_where_stripe_does(path:
 
 
 def test_subscriptions_list_every_status_unless_told_otherwise():
-    """Stripe's own default hides canceled subscriptions; the spec says so, and the row overrides it."""
-    assert "all" in SPEC["subscriptions"]["list"]["status"]["enum"]
+    """Stripe's own default hides canceled subscriptions; the SDK says so, and the row overrides it."""
+    assert "all" in sdk_lists()["subscriptions"].params["status"]["enum"]
     assert object_list_params(RESOURCES["subscriptions"])["status"] == "all"
+
+
+@pytest.mark.parametrize("path", sorted(RESOURCES))
+def test_the_test_server_answers_in_stripe_pythons_shapes(path: str):
+    """No field Stripe has dropped since (an invoice's ``subscription``), none it always sends missing."""
+    sdk, fixture = sdk_lists()[path], SPEC[path]["fixture"]
+    assert set(fixture) - sdk.fields == set(), f"{path}: fields stripe-python no longer has"
+    assert sdk.always - set(fixture) == set(), f"{path}: fields stripe-python always has"
+
+
+def test_the_docs_table_of_objects_is_the_registrys():
+    """docs/objects.md lists every object as the registry describes it (``scripts/objects_table.py``)."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "objects_table.py"
+    spec = importlib.util.spec_from_file_location("objects_table", script)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = module.DOC.read_text()
+    assert text == module.with_table(text), "run: .venv/bin/python scripts/objects_table.py --write"
+    assert all(f"| `{path}` |" in text for path in RESOURCES)

@@ -349,6 +349,11 @@ def object_list_params(
         raise StripeParameterError("created", f"the {resource.path} list cannot be filtered by created")
     checked: dict[str, Any] = {}
     for name, value in (filters or {}).items():
+        if name in resource.unsupported_filters:
+            raise StripeParameterError(
+                "filters",
+                f"the {resource.path} filter {name!r} is not supported: {resource.unsupported_filters[name]}",
+            )
         if name not in resource.filters:
             known = ", ".join(sorted(resource.filters)) or "none besides created"
             raise StripeParameterError(

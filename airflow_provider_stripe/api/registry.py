@@ -7,10 +7,12 @@ its embedded lists, whether it can be searched, its event prefix and its
 Dashboard page. Generic code (listing, search, parallel export, change capture,
 links, lineage) reads the row and has no per-object branch.
 
-The rows are checked against Stripe's OpenAPI spec (``tests/test_registry.py``
-against the extract in ``tests/data/stripe-openapi-objects.json``). To add an
-object: add a row to :data:`RESOURCES`, regenerate the extract with
-``scripts/openapi_subset.py`` including its path, and run the tests.
+The rows are checked against stripe-python, Stripe's own generated SDK, as of the
+API version it pins (``tests/test_registry.py``, through ``tests/stripe_sdk.py``):
+every filter, its kind and enum values, ``created``, search and the ``object`` name.
+To add an object: add a row to :data:`RESOURCES`, give the test server its example
+object (``scripts/openapi_subset.py``, then ``scripts/sdk_subset.py``) and run the
+tests.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ class Resource:
     dashboard_path: str | None
     #: The list's filters besides ``limit``, the cursors, ``created`` and ``expand``.
     filters: Mapping[str, FilterKind] = field(default_factory=lambda: _frozen({}))
+    #: Filters Stripe's list takes that this provider does not, each with the reason (nested
+    #: objects such as ``recurring[interval]``: filter the exported records instead).
+    unsupported_filters: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
     #: The list takes ``created`` (and so can be exported in parallel ``created`` windows).
     created: bool = True
     #: The records' field that ``created`` filters on (invoice items call it ``date``).
@@ -111,8 +116,12 @@ _SUBSCRIPTION_STATUSES = (
 _COLLECTION_METHODS = ("charge_automatically", "send_invoice")
 
 
+def _nested(name: str) -> str:
+    return f"a nested object filter ({name}[…]); filter the exported records instead"
+
+
 def _row(path: str, object: str, dashboard_path: str | None, **settings: Any) -> Resource:
-    for name in ("filters", "list_defaults"):
+    for name in ("filters", "unsupported_filters", "list_defaults"):
         if name in settings:
             settings[name] = _frozen(settings[name])
     return Resource(path=path, object=object, dashboard_path=dashboard_path, **settings)
@@ -139,6 +148,7 @@ RESOURCES: Mapping[str, Resource] = _frozen(
                 "invoices",
                 filters={
                     "customer": ID,
+                    "customer_account": ID,
                     "subscription": ID,
                     "status": ("draft", "open", "paid", "uncollectible", "void"),
                     "collection_method": _COLLECTION_METHODS,
@@ -152,7 +162,7 @@ RESOURCES: Mapping[str, Resource] = _frozen(
                 "invoiceitems",
                 "invoiceitem",
                 None,
-                filters={"customer": ID, "invoice": ID, "pending": BOOLEAN},
+                filters={"customer": ID, "customer_account": ID, "invoice": ID, "pending": BOOLEAN},
                 created_field="date",
                 event_prefix="invoiceitem",
             ),
@@ -162,6 +172,8 @@ RESOURCES: Mapping[str, Resource] = _frozen(
                 "subscriptions",
                 filters={
                     "customer": ID,
+                    "customer_account": ID,
+                    "plan": ID,
                     "price": ID,
                     "status": _SUBSCRIPTION_STATUSES,
                     "collection_method": _COLLECTION_METHODS,
@@ -169,6 +181,7 @@ RESOURCES: Mapping[str, Resource] = _frozen(
                     "current_period_start": RANGE,
                     "test_clock": ID,
                 },
+                unsupported_filters={"automatic_tax": _nested("automatic_tax")},
                 list_defaults={"status": "all"},
                 lists=("items",),
                 searchable=True,
@@ -180,6 +193,7 @@ RESOURCES: Mapping[str, Resource] = _frozen(
                 "subscription_schedules",
                 filters={
                     "customer": ID,
+                    "customer_account": ID,
                     "canceled_at": RANGE,
                     "completed_at": RANGE,
                     "released_at": RANGE,
@@ -200,7 +214,7 @@ RESOURCES: Mapping[str, Resource] = _frozen(
                 "payment_intents",
                 "payment_intent",
                 "payments",
-                filters={"customer": ID},
+                filters={"customer": ID, "customer_account": ID},
                 searchable=True,
                 event_prefix="payment_intent",
             ),
@@ -222,7 +236,13 @@ RESOURCES: Mapping[str, Resource] = _frozen(
                 "products",
                 "product",
                 "products",
-                filters={"active": BOOLEAN, "ids": ARRAY, "shippable": BOOLEAN, "url": STRING},
+                filters={
+                    "active": BOOLEAN,
+                    "ids": ARRAY,
+                    "shippable": BOOLEAN,
+                    "type": ("good", "service"),
+                    "url": STRING,
+                },
                 searchable=True,
                 event_prefix="product",
             ),
@@ -237,6 +257,7 @@ RESOURCES: Mapping[str, Resource] = _frozen(
                     "product": ID,
                     "type": ("one_time", "recurring"),
                 },
+                unsupported_filters={"recurring": _nested("recurring")},
                 searchable=True,
                 event_prefix="price",
             ),
@@ -245,7 +266,13 @@ RESOURCES: Mapping[str, Resource] = _frozen(
                 "promotion_codes",
                 "promotion_code",
                 None,
-                filters={"active": BOOLEAN, "code": STRING, "coupon": ID, "customer": ID},
+                filters={
+                    "active": BOOLEAN,
+                    "code": STRING,
+                    "coupon": ID,
+                    "customer": ID,
+                    "customer_account": ID,
+                },
                 event_prefix="promotion_code",
             ),
             _row(
@@ -265,8 +292,7 @@ RESOURCES: Mapping[str, Resource] = _frozen(
                 "credit_notes",
                 "credit_note",
                 None,
-                filters={"customer": ID, "invoice": ID},
-                created=False,
+                filters={"customer": ID, "customer_account": ID, "invoice": ID},
                 lists=("lines",),
                 event_prefix="credit_note",
             ),
@@ -276,11 +302,13 @@ RESOURCES: Mapping[str, Resource] = _frozen(
                 None,
                 filters={
                     "customer": ID,
+                    "customer_account": ID,
                     "payment_intent": ID,
                     "payment_link": ID,
+                    "status": ("complete", "expired", "open"),
                     "subscription": ID,
                 },
-                created=False,
+                unsupported_filters={"customer_details": _nested("customer_details")},
                 lists=("line_items",),
                 event_prefix="checkout.session",
             ),
@@ -303,7 +331,12 @@ RESOURCES: Mapping[str, Resource] = _frozen(
                 "setup_intents",
                 "setup_intent",
                 None,
-                filters={"attach_to_self": BOOLEAN, "customer": ID, "payment_method": ID},
+                filters={
+                    "attach_to_self": BOOLEAN,
+                    "customer": ID,
+                    "customer_account": ID,
+                    "payment_method": ID,
+                },
                 event_prefix="setup_intent",
             ),
             _row(
@@ -335,6 +368,7 @@ RESOURCES: Mapping[str, Resource] = _frozen(
                 "quotes",
                 filters={
                     "customer": ID,
+                    "customer_account": ID,
                     "status": ("accepted", "canceled", "draft", "open"),
                     "test_clock": ID,
                 },
