@@ -171,6 +171,11 @@ MINIMAL_ITEMS: dict[tuple[str, str], tuple[str, str, str | None]] = {
 }
 
 
+def _first_item(subscription: dict[str, Any]) -> dict[str, Any]:
+    items = (subscription.get("items") or {}).get("data") or [{}]
+    return items[0]
+
+
 def _price_ids(subscription: dict[str, Any]) -> list[str]:
     items = (subscription.get("items") or {}).get("data") or []
     prices = [item.get("price") for item in items]
@@ -184,6 +189,13 @@ DERIVED_FILTERS: dict[tuple[str, str], Callable[[dict[str, Any]], Any]] = {
     ("shipping_rates", "currency"): lambda o: (o.get("fixed_amount") or {}).get("currency"),
     ("subscription_schedules", "scheduled"): lambda o: o.get("status") == "not_started",
     ("subscriptions", "price"): _price_ids,
+    # Since basil these live deeper in the object than the filter's name says.
+    ("invoices", "subscription"): lambda o: ((o.get("parent") or {}).get("subscription_details") or {}).get(
+        "subscription"
+    ),
+    ("promotion_codes", "coupon"): lambda o: (o.get("promotion") or {}).get("coupon"),
+    ("subscriptions", "current_period_start"): lambda o: _first_item(o).get("current_period_start"),
+    ("subscriptions", "current_period_end"): lambda o: _first_item(o).get("current_period_end"),
 }
 #: Array filters (``ids[]=…``) and the field their values match.
 ARRAY_FILTERS = {"ids": "id", "lookup_keys": "lookup_key"}
@@ -1384,6 +1396,13 @@ class Handler(BaseHTTPRequestHandler):
         """The properties ``expand[]`` names (``prefix`` ``data.`` on lists), each one Stripe can expand."""
         expanded: set[str] = set()
         for value in values:
+            if value == "total_count" and prefix:  # since 2025-03-31.basil, for every list
+                raise StripeError(
+                    400,
+                    "The property total_count cannot be expanded on lists.",
+                    code="property_forbidden",
+                    param="expand",
+                )
             top = value.removeprefix(prefix).split(".")[0] if value.startswith(prefix) else ""
             if top not in resource.expandable:
                 raise StripeError(400, f"This property cannot be expanded ({value}).", param="expand")
@@ -1464,6 +1483,10 @@ class Handler(BaseHTTPRequestHandler):
             name: DERIVED_FILTERS.get((resource.path, name), lambda o, name=name: o.get(name))
             for name in equal
         }
+        ranged = {
+            name: DERIVED_FILTERS.get((resource.path, name), lambda o, name=name: o.get(name))
+            for name in ranges
+        }
 
         def matches(obj: dict[str, Any]) -> bool:
             for name, want in equal.items():
@@ -1474,7 +1497,7 @@ class Handler(BaseHTTPRequestHandler):
                 if as_text(obj.get(ARRAY_FILTERS[name])) not in wanted:
                     return False
             for name, bounds in ranges.items():
-                have = obj.get(name)
+                have = ranged[name](obj)
                 if not isinstance(have, int) or isinstance(have, bool) or not in_range(have, bounds):
                     return False
             for name, fields in objects.items():
@@ -1635,6 +1658,8 @@ class Handler(BaseHTTPRequestHandler):
                 created["eq"] = self.integer(value, key)
             elif key in ("limit", "starting_after", "ending_before", *filters):
                 params[key] = value
+            elif key == "expand[]" and value == "total_count":
+                self.expansions([value], resource_for("customers"), "data.")  # basil's refusal
             elif key != "expand[]":
                 raise StripeError(400, f"Received unknown parameter: {key}", param=key)
         limit = self.integer(params.get("limit", "10"), "limit")

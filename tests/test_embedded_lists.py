@@ -143,18 +143,21 @@ def test_embedded_list_urls_are_parsed_strictly():
 
 
 def test_lists_inside_expanded_objects_are_completed_too(stripe_conn: FakeStripe, invoices):
-    """An invoice with its subscription expanded: the subscription's items come whole as well."""
+    """An invoice with its subscription expanded (since basil under ``parent``): its items come whole."""
     [subscription] = stripe_conn.seed_objects("subscriptions", 1, embedded={"items": 30})
     served = StripeHook().get_object("subscriptions", subscription["id"], complete_lists=False)
     assert len(served["items"]["data"]) == 10 and served["items"]["has_more"]
+    path = "parent.subscription_details.subscription"
 
     def expanded(body: dict[str, Any]) -> dict[str, Any]:
-        return {**body, "subscription": served}
+        parent = {"type": "subscription_details", "subscription_details": {"subscription": served}}
+        return {**body, "parent": parent}
 
     stripe_conn.faults.append(Fault(transform=expanded))
-    got = StripeHook().get_object("invoices", invoices[0]["id"], expand=["subscription"])
-    assert line_ids(got["subscription"], "items") == line_ids(subscription, "items")
-    assert got["subscription"]["items"]["has_more"] is False
+    got = StripeHook().get_object("invoices", invoices[0]["id"], expand=[path])
+    within = got["parent"]["subscription_details"]["subscription"]
+    assert line_ids(within, "items") == line_ids(subscription, "items")
+    assert within["items"]["has_more"] is False
 
 
 def test_expand_reaches_the_items_paged_after_the_first_ten(invoices, stripe_conn: FakeStripe):

@@ -258,3 +258,23 @@ def test_events_listed_generically_keep_the_30_day_rule(stripe_conn: FakeStripe)
     with pytest.raises(StripeParameterError, match="more than 30 days ago"):
         StripeHook().iter_objects("events", created={"gte": "2020-01-01"})
     assert stripe_conn.requests == []
+
+
+def test_what_stripe_took_since_2023_works(stripe_conn: FakeStripe):
+    """2026-10-28.endive: created on checkout sessions and credit notes, their status, customer_account."""
+    hook = StripeHook()
+    window = {"gte": START, "lt": START + 3600 * 100}
+    sessions = seed(
+        stripe_conn, "checkout/sessions", 120, status=lambda i: ("complete", "open", "expired")[i % 3]
+    )
+    got = list(hook.iter_objects("checkout/sessions", created=window, status="complete"))
+    want = [s["id"] for s in sessions if s["status"] == "complete" and s["created"] < window["lt"]]
+    assert [s["id"] for s in got] == want and len(want) == 34
+    notes = seed(stripe_conn, "credit_notes", 230)
+    got = list(hook.iter_objects("credit_notes", created=window, parallelism=4))
+    assert sorted(n["id"] for n in got) == sorted(n["id"] for n in notes if n["created"] < window["lt"])
+    assert len(got) == len({n["id"] for n in got}) == 100
+    invoices = seed(stripe_conn, "invoices", 40, customer_account=lambda i: f"acct_{i % 4}")
+    got = list(hook.iter_objects("invoices", customer_account="acct_1"))
+    assert [i["id"] for i in got] == [i["id"] for i in invoices if i["customer_account"] == "acct_1"]
+    assert len(got) == 10

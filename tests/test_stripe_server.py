@@ -187,8 +187,8 @@ def test_filters_are_the_specs_and_match_their_fields(stripe_server: FakeStripe)
     [
         ("/v1/invoices", {"colour": "red"}, "colour", "Received unknown parameter: colour"),
         ("/v1/invoices", {"email": "a@b.c"}, "email", "Received unknown parameter: email"),
-        ("/v1/checkout/sessions", {"created": 1}, "created", "Received unknown parameter: created"),
-        ("/v1/checkout/sessions", {"created[gte]": 1}, "created[gte]", "Received unknown parameter"),
+        ("/v1/quotes", {"created": 1}, "created", "Received unknown parameter: created"),
+        ("/v1/payment_links", {"created[gte]": 1}, "created[gte]", "Received unknown parameter"),
         ("/v1/invoices", {"due_date[between]": 1}, "due_date[between]", "Received unknown parameter"),
         ("/v1/invoices", {"status": "lost"}, "status", "Invalid status"),
         ("/v1/prices", {"active": "yes"}, "active", "Invalid boolean"),
@@ -407,3 +407,16 @@ def test_seed_objects_delegates_customers_and_refuses_events(stripe_server: Fake
     [item] = stripe_server.seed_objects("invoiceitems", 1, start=5000)  # their time is "date"
     assert item["date"] == 5000 and "created" not in item
     assert get(stripe_server, "/v1/invoiceitems", created=5000).json()["data"][0]["id"] == item["id"]
+
+
+@pytest.mark.parametrize("path", ["customers", "invoices", "events"])
+def test_lists_refuse_total_count_as_stripe_does_since_basil(stripe_server, path: str):
+    """2025-03-31.basil: ``expand[]=total_count`` on a list answers 400 ``property_forbidden``."""
+    answer = requests.get(
+        f"{stripe_server.url}/v1/{path}",
+        params={"expand[]": "total_count"},
+        headers=AUTH,
+        timeout=10,
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["code"] == "property_forbidden"

@@ -125,12 +125,15 @@ def _cut_lists(
     value: dict[str, Any], prefix: str = "", depth: int = 0
 ) -> Iterator[tuple[dict[str, Any], str, dict[str, Any], str]]:
     """Every list cut short in ``value`` and in the objects expanded into it (up to 4 levels, as
-    Stripe expands): ``(the dict holding it, its key, the list, the path to that dict)``."""
+    Stripe expands): ``(the dict holding it, its key, the list, the path to that dict)``.
+
+    Plain hashes are walked too: since basil an invoice's expanded subscription sits at
+    ``parent.subscription_details.subscription``."""
     for name, child in value.items():  # callers replace values only: the dict never grows
         if type(child) is not dict:
             continue
         if child.get("object") == "list":
             if child.get("has_more") is True:
                 yield value, name, child, prefix
-        elif depth < 3 and "object" in child:  # an expanded object
+        elif depth < 3:  # an expanded object, or a hash that may hold one
             yield from _cut_lists(child, f"{prefix}{name}.", depth + 1)

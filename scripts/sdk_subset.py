@@ -1,0 +1,139 @@
+"""Bring tests/data/stripe-openapi-objects.json to the API version stripe-python pins.
+
+``scripts/openapi_subset.py`` extracts Stripe's example objects from its OpenAPI spec
+of 2023. This script then brings them to the version stripe-python (the test
+constraints' pin) is generated for, so that the test server answers in today's
+shapes:
+
+- every list's parameters become what stripe-python generates for the same path, so
+  the server refuses and accepts exactly what Stripe does;
+- each example object gets the moves Stripe made since (``basil`` and later: an
+  invoice's ``subscription`` under ``parent.subscription_details``, an invoice item's
+  ``price`` under ``pricing``, a subscription's current period on its items, a
+  promotion code's ``coupon`` under ``promotion`` …), the fields its resource class
+  always has, and ``customer_account`` where the class has it; fields the class no
+  longer has are dropped.
+
+The version goes into the extract's ``source``. Run it once on the output of
+``openapi_subset.py``::
+
+    .venv/bin/python scripts/sdk_subset.py tests/data/stripe-openapi-objects.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import stripe
+
+from tests.stripe_sdk import sdk_lists
+
+#: The paging parameters every list takes, as the extract spells their kinds.
+PAGING_KINDS = {"ending_before": "string", "expand": "array", "limit": "integer", "starting_after": "string"}
+
+
+def _moved(path: str, fixture: dict[str, Any]) -> None:
+    """Stripe's own moves since 2023, applied to one example object (before unknown fields go)."""
+    if path == "invoices":
+        subscription = fixture.get("subscription")
+        details = {"metadata": (fixture.get("subscription_details") or {}).get("metadata") or {}}
+        fixture["parent"] = (
+            {
+                "type": "subscription_details",
+                "quote_details": None,
+                "subscription_details": {**details, "subscription": subscription},
+            }
+            if subscription
+            else None
+        )
+        fixture.update(amount_overpaid=0, issuer={"type": "self"}, total_taxes=[])
+    elif path == "invoiceitems":
+        price = fixture.get("price") or {}
+        fixture["pricing"] = {
+            "type": "price_details",
+            "price_details": {"price": price.get("id"), "product": price.get("product")},
+            "unit_amount_decimal": fixture.get("unit_amount_decimal"),
+        }
+        subscription = fixture.get("subscription")
+        fixture["parent"] = (
+            {
+                "type": "subscription_details",
+                "subscription_details": {
+                    "subscription": subscription,
+                    "subscription_item": fixture.get("subscription_item"),
+                },
+            }
+            if subscription
+            else None
+        )
+        fixture["quantity_decimal"] = str(fixture.get("quantity", 1))
+    elif path == "subscriptions":
+        for item in fixture["items"]["data"]:
+            item.setdefault("current_period_start", fixture["current_period_start"])
+            item.setdefault("current_period_end", fixture["current_period_end"])
+        fixture.update(
+            billing_mode={"type": "classic"},
+            billing_schedules=[],
+            discounts=[],
+            invoice_settings={"account_tax_ids": None, "issuer": {"type": "self"}},
+        )
+    elif path == "subscription_schedules":
+        fixture.update(billing_mode={"type": "classic"}, pause_schedules=[])
+    elif path == "promotion_codes":
+        coupon = fixture.get("coupon")
+        fixture["promotion"] = {
+            "type": "coupon",
+            "coupon": coupon.get("id") if isinstance(coupon, dict) else coupon,
+        }
+    elif path == "products":
+        fixture["marketing_features"] = [{"name": f.get("name")} for f in fixture.get("features") or []]
+        fixture["type"] = "service"
+    elif path == "credit_notes":
+        refund = fixture.get("refund")
+        fixture["refunds"] = (
+            [{"amount_refunded": fixture.get("amount", 0), "refund": refund}] if refund else []
+        )
+        fixture.update(post_payment_amount=fixture.get("amount", 0), pre_payment_amount=0)
+        fixture.update(pretax_credit_amounts=[], total_taxes=[])
+    elif path == "balance_transactions":
+        fixture["balance_type"] = "payments"
+    elif path == "disputes":
+        fixture["enhanced_eligibility_types"] = []
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("extract", type=Path)
+    args = parser.parse_args()
+    data = json.loads(args.extract.read_text())
+    lists = sdk_lists()
+    reshaped = "; list parameters:" in data["source"]  # the moves are made once, on the 2023 objects
+    for path, spec in data["resources"].items():
+        sdk = lists[path]
+        spec["list"] = dict(sorted({**PAGING_KINDS, **sdk.params}.items()))
+        fixture = spec["fixture"]
+        if not reshaped:
+            _moved(path, fixture)
+        if "customer_account" in sdk.fields:
+            fixture.setdefault("customer_account", None)
+        spec["fixture"] = {
+            name: value for name, value in fixture.items() if name in sdk.fields | {"id", "object"}
+        }
+        spec["expandable"] = sorted(
+            {name for name in spec["expandable"] if name in sdk.fields} | ({"parent"} & set(spec["fixture"]))
+        )
+    source = data["source"].split("; list parameters:")[0]
+    data["source"] = f"{source}; list parameters: stripe-python {stripe.VERSION} (API {stripe.api_version})"
+    args.extract.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()
