@@ -32,7 +32,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import stripe
 
-from tests.stripe_sdk import sdk_lists
+from airflow_provider_stripe.api.registry import RESOURCES
+from tests.stripe_sdk import example_object, sdk_lists, sdk_singletons
+
+#: Id prefixes of the objects the 2023 spec lacks (their examples come from stripe-python).
+ID_PREFIXES = {
+    "bank_account": "ba_",
+    "billing.credit_grant": "credgr_",
+    "billing.meter": "mtr_",
+    "customer_balance_transaction": "cbtxn_",
+    "file": "file_",
+    "invoice_payment": "inpay_",
+    "issuing.authorization": "iauth_",
+    "issuing.card": "ic_",
+    "issuing.cardholder": "ich_",
+    "issuing.dispute": "idp_",
+    "issuing.transaction": "ipi_",
+    "payment_method": "pm_",
+    "person": "person_",
+    "radar.early_fraud_warning": "issfr_",
+    "subscription_item": "si_",
+    "tax_id": "txi_",
+}
 
 #: The paging parameters every list takes, as the extract spells their kinds.
 PAGING_KINDS = {"ending_before": "string", "expand": "array", "limit": "integer", "starting_after": "string"}
@@ -107,6 +128,21 @@ def _moved(path: str, fixture: dict[str, Any]) -> None:
         fixture["enhanced_eligibility_types"] = []
 
 
+def _entry(
+    object_name: str, fixture: dict[str, Any], params: dict[str, Any] | None, retrieve: str
+) -> dict[str, Any]:
+    """An extract entry as ``openapi_subset.py`` writes them (its list parameters are filled below)."""
+    return {
+        "expandable": [],
+        "fixture": fixture,
+        "list": params,
+        "lists": [],
+        "object": object_name,
+        "retrieve": retrieve,
+        "search": None,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -116,7 +152,20 @@ def main() -> None:
     data = json.loads(args.extract.read_text())
     lists = sdk_lists()
     reshaped = "; list parameters:" in data["source"]  # the moves are made once, on the 2023 objects
+    for row in RESOURCES.values():  # objects the 2023 spec lacks: an example in the SDK class's shape
+        if row.path in data["resources"]:
+            continue
+        if row.singleton:
+            resource = sdk_singletons()[row.path]
+            fixture = example_object(resource, None)
+            data["resources"][row.path] = _entry(row.object, fixture, None, f"/v1/{row.path}")
+            continue
+        resource = lists[row.path].classes[0]
+        fixture = example_object(resource, f"{ID_PREFIXES[row.object]}0000000000000000")
+        data["resources"][row.path] = _entry(row.object, fixture, {}, f"/v1/{row.path}/{{id}}")
     for path, spec in data["resources"].items():
+        if spec["list"] is None:  # a singleton: no list, its example already in today's shape
+            continue
         sdk = lists[path]
         spec["list"] = dict(sorted({**PAGING_KINDS, **sdk.params}.items()))
         fixture = spec["fixture"]

@@ -42,6 +42,8 @@ class SdkList:
     #: The fields of its records' resource class, and of those the ones never null.
     fields: frozenset[str]
     always: frozenset[str]
+    #: The resource classes of its records (the first is the usual one).
+    classes: tuple[type, ...] = ()
 
 
 def _imports(module_file: Path) -> dict[str, str]:
@@ -128,13 +130,14 @@ def sdk_lists() -> dict[str, SdkList]:
                 continue
             params_class = getattr(importlib.import_module(imports[params.group(1)]), params.group(1))
             objects, fields, always = set(), set(), set()
+            classes = []
             for name in re.findall(r"\w+", returns.group(1)):
                 if name in imports and name != "Union":
                     resource = getattr(importlib.import_module(imports[name]), name)
+                    classes.append(resource)
                     objects.add(resource.OBJECT_NAME)
-                    found_fields, found_always = _fields(resource)
-                    fields |= found_fields
-                    always |= found_always
+            if classes:  # the shape of the first (a bank account, for external accounts)
+                fields, always = _fields(classes[0])
             search = "search" in vars(cls)
             found[path.group(1)] = SdkList(
                 path=path.group(1),
@@ -144,6 +147,7 @@ def sdk_lists() -> dict[str, SdkList]:
                 searchable=search,
                 fields=frozenset(fields),
                 always=frozenset(always),
+                classes=tuple(classes),
             )
     return found
 
@@ -176,3 +180,76 @@ def _method(service_file: Path, cls: type, name: str) -> ast.FunctionDef:
                 if isinstance(item, ast.FunctionDef) and item.name == name:
                     return item
     raise LookupError(f"{cls.__name__}.{name}")
+
+
+@functools.cache
+def sdk_singletons() -> dict[str, type]:
+    """Objects Stripe serves at one path with no id (``GET /v1/balance``): path to resource class."""
+    root = Path(stripe.__file__).parent
+    found = {}
+    for service_file in sorted(root.rglob("_*_service.py")):
+        text = service_file.read_text()
+        imports = _imports(service_file)
+        for node in ast.walk(_tree(service_file)):
+            if not (isinstance(node, ast.FunctionDef) and node.name == "retrieve"):
+                continue
+            source = ast.get_source_segment(text, node) or ""
+            path = re.search(r'"/v1/([a-z_/]+)",', source)
+            returns = re.search(r'-> "(\w+)"', source)
+            if path and returns and "{" not in path.group(1) and returns.group(1) in imports:
+                resource = getattr(importlib.import_module(imports[returns.group(1)]), returns.group(1))
+                if isinstance(getattr(resource, "OBJECT_NAME", None), str):
+                    found[path.group(1)] = resource
+    return found
+
+
+def example_object(resource: type, object_id: str | None, depth: int = 0) -> dict[str, Any]:
+    """A record of ``resource`` in its class's shape: every field, null wherever Stripe allows it.
+
+    For objects Stripe's 2023 spec did not have, the test server serves this instead of an
+    example from the spec: the shape is exact, the values are plain (0, "", False, first enum).
+    """
+    module = importlib.import_module(resource.__module__)
+    found: dict[str, Any] = {}
+    for cls in reversed(resource.__mro__):
+        for name, hint in vars(cls).get("__annotations__", {}).items():
+            if name.startswith("_") or name in ("OBJECT_NAME", "deleted") or "ClassVar" in repr(hint):
+                continue
+            found[name] = _example_value(name, hint, module, depth)
+    if isinstance(getattr(resource, "OBJECT_NAME", None), str):
+        found["object"] = resource.OBJECT_NAME
+    if object_id is not None:
+        found["id"] = object_id
+    else:
+        found.pop("id", None)
+    return found
+
+
+def _example_value(name: str, hint: Any, module: Any, depth: int) -> Any:
+    if isinstance(hint, (str, typing.ForwardRef)):
+        return f"{name}_0" if name != "currency" else "usd"  # an expandable id, or a type only named
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union:
+        if type(None) in args:
+            return None
+        return _example_value(name, args[0], module, depth)
+    if getattr(origin, "__name__", "") == "Literal":
+        return args[0]
+    if origin in (list, typing.List):  # noqa: UP006 - the SDK spells List
+        return []
+    if origin in (dict, typing.Dict):  # noqa: UP006
+        return {}
+    if name == "created" or hint is int:
+        return 1_600_000_000 if name == "created" else 0
+    if hint is bool:
+        return False
+    if hint is str:
+        return "usd" if name == "currency" else ""
+    if getattr(hint, "__name__", "") == "Decimal":
+        return "0"
+    type_name = getattr(origin or hint, "__name__", "")
+    if type_name == "ListObject":
+        return {"object": "list", "data": [], "has_more": False, "url": ""}
+    if isinstance(hint, type) and depth < 3:
+        return example_object(hint, None, depth + 1)
+    return {}

@@ -38,6 +38,7 @@ import bisect
 import collections
 import contextlib
 import copy
+import dataclasses
 import fnmatch
 import functools
 import gc
@@ -228,6 +229,10 @@ class Resource:
     items: dict[str, tuple[bytes, ...]]  # the items of each embedded list the fixture fills, likewise
     prefix: str
     time_field: str | None  # "created", "date" (invoice items) or None (payment links)
+    singleton: bool = False  # one object at its path, no id, no list (the balance)
+    #: A child collection's template path and the parent it was asked for (``path`` then concrete).
+    template: str | None = None
+    parent_id: str | None = None
 
     def list_url(self, object_id: str, prop: str) -> str:
         if (self.path, prop) == ("subscriptions", "items"):
@@ -338,6 +343,13 @@ def resources() -> dict[str, Resource]:
     found: dict[str, Resource] = {}
     for path, spec in json.loads(OBJECTS_FILE.read_text())["resources"].items():
         fixture = spec["fixture"]
+        if spec["list"] is None:
+            found[path] = Resource(
+                path=path, object=spec["object"], params={}, search=False, lists=(), hidden=frozenset(),
+                expandable=frozenset(), fixture=marshal.dumps(fixture), items={}, prefix="",
+                time_field=None, singleton=True,
+            )  # fmt: skip
+            continue
         items = {
             prop: tuple(marshal.dumps(item) for item in fixture[prop]["data"])
             for prop in spec["lists"]
@@ -360,6 +372,34 @@ def resources() -> dict[str, Resource]:
     return found
 
 
+#: Child collections that are an embedded list of their parent: (parent's path, its list, the
+#: field of each child naming the parent). The others are collections of their own, by concrete path.
+EMBEDDED_CHILDREN: dict[str, tuple[str, str, str]] = {
+    "subscription_items": ("subscriptions", "items", "subscription"),
+    "accounts/{account}/external_accounts": ("accounts", "external_accounts", "account"),
+}
+#: The field of a child in a collection of its own that names its parent.
+CHILD_FIELDS = {
+    "customers/{customer}/balance_transactions": "customer",
+    "accounts/{account}/persons": "account",
+}
+
+
+def child_template(path: str) -> tuple[str, str] | None:
+    """``customers/cus_1/balance_transactions[/…]`` → (its template, ``cus_1``), for a child path."""
+    parts = path.strip("/").removeprefix("v1/").split("/")
+    for template in resources():
+        shape = template.split("/")
+        if (
+            "{" in template
+            and len(parts) >= len(shape)
+            and all(want == have or want.startswith("{") for want, have in zip(shape, parts, strict=False))
+        ):
+            index = next(i for i, want in enumerate(shape) if want.startswith("{"))
+            return template, unquote(parts[index])
+    return None
+
+
 def resource_for(path: str) -> Resource:
     """The resource of a list path (``"invoices"``, ``"/v1/checkout/sessions"`` …)."""
     name = path.strip("/").removeprefix("v1/")
@@ -376,8 +416,17 @@ def match_resource(path: str) -> tuple[Resource, list[str]] | None:
     if not path.startswith("/v1/"):
         return None
     rest = path[len("/v1/") :]
+    child = child_template(rest)
+    if child is not None:  # a child collection: its concrete path (parent unescaped) names its collection
+        template, parent_id = child
+        concrete = template.replace(template[template.index("{") : template.index("}") + 1], parent_id)
+        after = rest.split("/")[len(template.split("/")) :]  # still escaped, as the caller unquotes them
+        child = dataclasses.replace(
+            resources()[template], path=concrete, template=template, parent_id=parent_id
+        )
+        return child, after
     for name in sorted(resources(), key=len, reverse=True):
-        if name in ("customers", "events"):
+        if name in ("customers", "events") or "{" in name:
             continue  # their own handlers
         if rest == name:
             return resources()[name], []
@@ -921,6 +970,7 @@ class FakeStripe(ThreadingHTTPServer):
         account: str = PLATFORM_ACCOUNT,
         created: Iterable[int] | None = None,
         embedded: dict[str, int] | None = None,
+        parent: str | None = None,
         **overrides: Any,
     ) -> list[dict[str, Any]]:
         """Add ``count`` objects of the list path ``path`` (``"invoices"``, ``"checkout/sessions"``
@@ -940,6 +990,10 @@ class FakeStripe(ThreadingHTTPServer):
             raise ValueError(
                 "events cannot be seeded: create_customer, update_customer and delete_customer emit them"
             )
+        if name in EMBEDDED_CHILDREN or name in CHILD_FIELDS:
+            if parent is None:
+                raise ValueError(f"{name} is a child collection: give parent=<its parent's id>")
+            return self._seed_children(name, parent, count, start, spacing, account, created, overrides)
         resource = resource_for(name)
         embedded = dict(embedded or {})
         unknown = sorted(set(embedded) - set(resource.lists))
@@ -964,6 +1018,59 @@ class FakeStripe(ThreadingHTTPServer):
             if resource.path == "accounts" and account == PLATFORM_ACCOUNT:
                 for obj in objects:
                     self.accounts[obj["id"]]  # a connected account: Stripe-Account may name it
+        keyed.sort(key=lambda pair: pair[0], reverse=True)
+        return [obj for _, obj in keyed]
+
+    def _seed_children(
+        self,
+        template: str,
+        parent: str,
+        count: int,
+        start: int,
+        spacing: int,
+        account: str,
+        created: Iterable[int] | None,
+        overrides: dict[str, Any],
+    ) -> list[dict[str, Any]]:
+        """Children of ``parent``: in its embedded list, or in a collection of their own."""
+        resource = resources()[template]
+        times = list(created) if created is not None else [start + i * spacing for i in range(count)]
+        store = self.store(account)
+        if template in EMBEDDED_CHILDREN:
+            parent_path, prop, field = EMBEDDED_CHILDREN[template]
+            with self.lock:
+                collection = store.collection(parent_path)
+                holder = collection.items[collection.index[parent]]  # KeyError: seed the parent first
+                first = collection.sequence + 1
+                collection.sequence += len(times)
+                children = [
+                    resource.make(first + i, at, i, {}, {field: parent, **overrides})
+                    for i, at in enumerate(times)
+                ]
+                listed = holder.setdefault(prop, {"object": "list", "data": [], "has_more": False})
+                listed["data"] = [*listed.get("data", []), *children]
+            return children
+        concrete = template.replace(template[template.index("{") : template.index("}") + 1], parent)
+        return self.seed_objects_at(
+            concrete, resource, times, account, {CHILD_FIELDS[template]: parent, **overrides}
+        )
+
+    def seed_objects_at(
+        self, path: str, resource: Resource, times: list[int], account: str, overrides: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Objects of ``resource`` in the collection ``path`` (a child collection's concrete path)."""
+        store = self.store(account)
+        with self.lock:
+            collection = store.collection(path)
+            first = collection.sequence + 1
+            collection.sequence += len(times)
+        objects = [resource.make(first + i, at, i, {}, overrides) for i, at in enumerate(times)]
+        keyed = [
+            ((obj[resource.time_field] if resource.time_field else at, obj["id"]), obj)
+            for obj, at in zip(objects, times, strict=True)
+        ]
+        with self.lock:
+            collection.add(keyed)
         keyed.sort(key=lambda pair: pair[0], reverse=True)
         return [obj for _, obj in keyed]
 
@@ -1265,6 +1372,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.get_event(unquote(path[len("/v1/events/") :]), query, store)
         if path == "/v1/subscription_items":
             return self.list_subscription_items(query, store)
+        if path.startswith("/v1/subscription_items/") and path.count("/") == 3:
+            item_id = unquote(path.rsplit("/", 1)[1])
+            return self.get_embedded_child("subscription_items", None, item_id, query, store)
         found = match_resource(path)
         if found is not None:
             return self.route_resource(*found, path, query, store)
@@ -1374,6 +1484,30 @@ class Handler(BaseHTTPRequestHandler):
     def route_resource(
         self, resource: Resource, segments: list[str], path: str, query: list[tuple[str, str]], store: Store
     ) -> dict[str, Any]:
+        if resource.singleton and not segments:
+            self.expansions([v for k, v in query if k == "expand[]"], resource, "")
+            return resource.render(marshal.loads(resource.fixture))
+        child = (resource.template, resource.parent_id) if resource.template else None
+        if child is not None and child[0] in EMBEDDED_CHILDREN:  # lives in its parent's list
+            template, parent_id = child
+            if not segments:
+                parent_path, prop, _ = EMBEDDED_CHILDREN[template]
+                return self.list_embedded(
+                    resources()[parent_path], parent_id, prop, query, store, f"/v1/{resource.path}",
+                    param=template.split("/")[-1], filters=resources()[template].params,
+                )  # fmt: skip
+            if len(segments) == 1 and segments[0]:
+                return self.get_embedded_child(template, parent_id, unquote(segments[0]), query, store)
+        if child is not None:  # in a collection of its own: its parent must exist, as on Stripe
+            template, parent_id = child
+            parent_path = {"customer": "customers", "account": "accounts"}[CHILD_FIELDS[template]]
+            with self.server.lock:
+                exists = parent_id in (
+                    store.index if parent_path == "customers" else store.collection(parent_path).index
+                )
+            if not exists:
+                kind = parent_path[:-1]
+                raise StripeError(404, f"No such {kind}: '{parent_id}'", code="resource_missing", param=kind)
         if not segments:
             return self.list_objects(resource, query, store)
         if segments == ["search"] and resource.search:
@@ -1531,13 +1665,24 @@ class Handler(BaseHTTPRequestHandler):
         store: Store,
         url: str,
         param: str = "id",
+        filters: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """The full embedded list ``prop`` of an object, paged in its stored order."""
+        """The full embedded list ``prop`` of an object, paged in its stored order.
+
+        ``filters``: the enum filters a child collection's list takes (external accounts' ``object``)."""
         paging = []
+        wanted: dict[str, str] = {}
         for key, value in query:
             name, inner = split_key(key)
+            kind = (filters or {}).get(name)
             if name in ("limit", "starting_after", "ending_before") and inner is None:
                 paging.append((key, value))
+            elif isinstance(kind, dict) and inner is None:
+                if value not in kind["enum"]:
+                    raise StripeError(
+                        400, f"Invalid {name}: must be one of {', '.join(kind['enum'])}", param=name
+                    )
+                wanted[name] = value
             elif name != "expand" or not is_index(inner):
                 raise StripeError(400, f"Received unknown parameter: {key}", param=key)
         params, _ = self.list_params(paging, ())
@@ -1550,6 +1695,7 @@ class Handler(BaseHTTPRequestHandler):
                     404, f"No such {resource.object}: '{object_id}'", code="resource_missing", param=param
                 )
             data = (collection.items[position].get(prop) or {}).get("data") or []
+        data = [item for item in data if all(item.get(k) == v for k, v in wanted.items())]
         cursor = params.get("starting_after") or params.get("ending_before")
         if cursor is None:
             page, has_more = data[:limit], len(data) > limit
@@ -1565,6 +1711,26 @@ class Handler(BaseHTTPRequestHandler):
                 first = max(0, at - limit)
                 page, has_more = data[first:at], first > 0
         return {"object": "list", "data": page, "has_more": has_more, "url": url}
+
+    def get_embedded_child(
+        self, template: str, parent_id: str | None, child_id: str, query: list[tuple[str, str]], store: Store
+    ) -> dict[str, Any]:
+        """One child kept in its parent's embedded list (a subscription item, an external account)."""
+        parent_path, prop, _ = EMBEDDED_CHILDREN[template]
+        for key, _value in query:
+            if key != "expand[]":
+                raise StripeError(400, f"Received unknown parameter: {key}", param=key)
+        with self.server.lock:
+            collection = store.collection(parent_path)
+            parents = collection.items if parent_id is None else (
+                [collection.items[collection.index[parent_id]]] if parent_id in collection.index else []
+            )  # fmt: skip
+            for parent in parents:
+                for item in (parent.get(prop) or {}).get("data") or []:
+                    if item.get("id") == child_id:
+                        return item
+        child = resources()[template].object
+        raise StripeError(404, f"No such {child}: '{child_id}'", code="resource_missing", param="id")
 
     def list_subscription_items(self, query: list[tuple[str, str]], store: Store) -> dict[str, Any]:
         """``GET /v1/subscription_items?subscription=…``: where a subscription's ``items`` page on."""

@@ -148,8 +148,36 @@ def test_seeded_objects_list_newest_first_with_both_cursors_and_created(stripe_s
 
 
 def test_every_object_type_of_the_extract_is_served(stripe_server: FakeStripe):
-    for path, resource in resources().items():
+    children_last = sorted(
+        resources().items(), key=lambda item: "{" in item[0] or item[0] == "subscription_items"
+    )
+    for path, resource in children_last:  # a child's parent would be one more object of its kind
         if path in ("customers", "events"):
+            continue
+        if resource.singleton:  # the balance: one object, no id
+            assert get(stripe_server, f"/v1/{path}").json()["object"] == resource.object
+            continue
+        if "{" in path or path == "subscription_items":  # a child collection: listed per parent
+            parent_path = {"customer": "customers", "account": "accounts"}.get(
+                path.split("/")[0][:-1], "subscriptions"
+            )
+            [parent] = (
+                stripe_server.seed(1)
+                if parent_path == "customers"
+                else stripe_server.seed_objects(
+                    parent_path,
+                    1,
+                    embedded={"external_accounts": 0} if parent_path == "accounts" else {"items": 0},
+                )
+            )
+            [obj] = stripe_server.seed_objects(path, 1, parent=parent["id"])
+            concrete = (
+                path.replace(path[path.find("{") : path.find("}") + 1], parent["id"]) if "{" in path else path
+            )
+            query = {} if "{" in path else {"subscription": parent["id"]}
+            page = get(stripe_server, f"/v1/{concrete}", **query).json()
+            assert [o["id"] for o in page["data"]] == [obj["id"]], (path, page)
+            assert get(stripe_server, f"/v1/{concrete}/{obj['id']}").json()["id"] == obj["id"]
             continue
         [obj] = stripe_server.seed_objects(path, 1)
         assert obj["id"].startswith(resource.prefix) and obj["object"] == resource.object
