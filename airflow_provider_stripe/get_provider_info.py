@@ -33,7 +33,7 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": "airflow-provider-stripe",
         "name": "Stripe",
         "description": "`Stripe <https://stripe.com/>`__: read customers, invoices, subscriptions, charges "
-        "and 25 more object types into Airflow pipelines.",
+        "and 43 more object types into Airflow pipelines.",
         "versions": [__version__],
         "integrations": [
             {

@@ -32,7 +32,7 @@ from airflow_provider_stripe.api.registry import (
     STRING,
 )
 from airflow_provider_stripe.exceptions import StripeParameterError
-from tests.stripe_sdk import PAGING, sdk_lists
+from tests.stripe_sdk import PAGING, sdk_lists, sdk_singletons
 
 SPEC: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parent / "data" / "stripe-openapi-objects.json").read_text()
@@ -47,35 +47,50 @@ def test_the_sdk_is_the_pinned_one():
     assert (stripe.VERSION, stripe.api_version) == ("16.1.0", "2026-10-28.endive")
 
 
-@pytest.mark.parametrize("path", sorted(RESOURCES))
-def test_row_matches_stripe_python(path: str):
-    row, sdk = RESOURCES[path], sdk_lists()[path]
-    assert row.path == path
-    assert sdk.objects == {row.object}, f"{path}: {sdk.params_class} lists {set(sdk.objects)}"
+@pytest.mark.parametrize("name", sorted(RESOURCES))
+def test_row_matches_stripe_python(name: str):
+    row = RESOURCES[name]
+    assert row.name == name
+    if row.singleton:  # one object at its path: no list, no filters
+        assert row.object == sdk_singletons()[row.path].OBJECT_NAME and row.path not in sdk_lists()
+        assert not (row.filters or row.unsupported_filters or row.created or row.searchable or row.parent)
+        return
+    sdk = sdk_lists()[row.path]
+    assert sdk.objects == set(row.objects), f"{name}: {sdk.params_class} lists {set(sdk.objects)}"
     params = dict(sdk.params)
-    assert row.created == (params.pop("created", None) == "range"), f"{path}: created"
-    assert row.searchable == sdk.searchable, f"{path}: search"
-    for name, kind in row.filters.items():
-        assert name in params, f"{path}: {sdk.params_class} takes no {name!r}"
+    assert row.created == (params.pop("created", None) == "range"), f"{name}: created"
+    assert row.searchable == sdk.searchable, f"{name}: search"
+    if row.parent is not None and not row.parent_in_path:  # a required filter names the parent
+        assert params.pop(row.parent) == "string", f"{name}: parent {row.parent}"
+    elif row.parent is not None:
+        assert "{" + row.parent + "}" in row.path and row.path.count("{") == 1
+    for filter_name, kind in row.filters.items():
+        assert filter_name in params, f"{name}: {sdk.params_class} takes no {filter_name!r}"
         if isinstance(kind, tuple):
-            assert isinstance(params[name], dict), f"{path}.{name} is not an enum in {sdk.params_class}"
-            assert sorted(kind) == params[name]["enum"], f"{path}.{name}"
+            assert isinstance(params[filter_name], dict), f"{name}.{filter_name} is not an enum"
+            assert sorted(kind) == params[filter_name]["enum"], f"{name}.{filter_name}"
         else:
-            assert SDK_KIND[kind] == params[name], f"{path}.{name}: {kind} vs {params[name]}"
-    for name, reason in row.unsupported_filters.items():
-        assert params.get(name) == "object" and name not in row.filters and reason, f"{path}.{name}"
+            assert SDK_KIND[kind] == params[filter_name], (
+                f"{name}.{filter_name}: {kind} vs {params[filter_name]}"
+            )
+    for filter_name, reason in row.unsupported_filters.items():
+        assert params.get(filter_name) == "object" and filter_name not in row.filters and reason
     left_out = set(params) - set(row.filters) - set(row.unsupported_filters)
-    assert not left_out, f"{path}: the row leaves out {sorted(left_out)} of {sdk.params_class}"
-    for name, value in row.list_defaults.items():
-        assert name in row.filters and object_list_params(row)[name] == value
+    assert not left_out, f"{name}: the row leaves out {sorted(left_out)} of {sdk.params_class}"
+    for filter_name, value in row.list_defaults.items():
+        assert filter_name in row.filters and object_list_params(row)[filter_name] == value
 
 
-@pytest.mark.parametrize("path", sorted(RESOURCES))
-def test_the_test_server_takes_exactly_stripe_pythons_parameters(path: str):
+LISTS = sorted(name for name, row in RESOURCES.items() if not row.singleton)
+
+
+@pytest.mark.parametrize("name", LISTS)
+def test_the_test_server_takes_exactly_stripe_pythons_parameters(name: str):
     """The server refuses what Stripe refuses: its extract's list parameters are the SDK's."""
-    extract = {name: kind for name, kind in SPEC[path]["list"].items() if name not in PAGING}
-    assert extract == sdk_lists()[path].params
-    assert SPEC[path]["object"] == RESOURCES[path].object
+    row = RESOURCES[name]
+    extract = {param: kind for param, kind in SPEC[row.path]["list"].items() if param not in PAGING}
+    assert extract == sdk_lists()[row.path].params
+    assert SPEC[row.path]["object"] == row.object
 
 
 def test_an_unsupported_nested_filter_fails_with_its_reason():
@@ -84,7 +99,7 @@ def test_an_unsupported_nested_filter_fails_with_its_reason():
 
 
 def test_the_registry_and_the_extract_cover_the_same_resources():
-    assert set(RESOURCES) == set(SPEC)
+    assert {row.path for row in RESOURCES.values()} == set(SPEC)
     required = {
         "customers", "invoices", "invoiceitems", "subscriptions", "subscription_schedules", "charges",
         "payment_intents", "refunds", "disputes", "products", "prices", "coupons", "promotion_codes",
@@ -94,17 +109,19 @@ def test_the_registry_and_the_extract_cover_the_same_resources():
     assert required <= set(RESOURCES)
 
 
-@pytest.mark.parametrize("path", sorted(RESOURCES))
-def test_row_matches_the_servers_extract(path: str):
+@pytest.mark.parametrize("name", sorted(RESOURCES))
+def test_row_matches_the_servers_extract(name: str):
     """What the test server's objects look like agrees with the row: the time field, search, embedded lists."""
-    row, spec = RESOURCES[path], SPEC[path]
+    row = RESOURCES[name]
+    spec = SPEC[row.path]
     if row.created:  # what created filters on is a field of every object (invoice items: date)
         assert isinstance(spec["fixture"][row.created_field], int)
     assert row.searchable == (spec["search"] is not None)
     assert sorted(row.lists) == spec["lists"]
+    assert row.singleton == (spec["list"] is None)
 
 
-@pytest.mark.parametrize("path", sorted(RESOURCES))
+@pytest.mark.parametrize("path", LISTS)
 def test_every_row_rejects_an_unknown_filter_and_created_where_stripe_does(path: str):
     row = RESOURCES[path]
     with pytest.raises(StripeParameterError, match=f"the {path} list takes no filter 'colour'"):
@@ -122,12 +139,13 @@ def test_subscriptions_list_every_status_unless_told_otherwise():
     assert object_list_params(RESOURCES["subscriptions"])["status"] == "all"
 
 
-@pytest.mark.parametrize("path", sorted(RESOURCES))
-def test_the_test_server_answers_in_stripe_pythons_shapes(path: str):
+@pytest.mark.parametrize("name", LISTS)
+def test_the_test_server_answers_in_stripe_pythons_shapes(name: str):
     """No field Stripe has dropped since (an invoice's ``subscription``), none it always sends missing."""
-    sdk, fixture = sdk_lists()[path], SPEC[path]["fixture"]
-    assert set(fixture) - sdk.fields == set(), f"{path}: fields stripe-python no longer has"
-    assert sdk.always - set(fixture) == set(), f"{path}: fields stripe-python always has"
+    row = RESOURCES[name]
+    sdk, fixture = sdk_lists()[row.path], SPEC[row.path]["fixture"]
+    assert set(fixture) - sdk.fields == set(), f"{name}: fields stripe-python no longer has"
+    assert sdk.always - set(fixture) == set(), f"{name}: fields stripe-python always has"
 
 
 def test_the_docs_table_of_objects_is_the_registrys():
@@ -141,4 +159,4 @@ def test_the_docs_table_of_objects_is_the_registrys():
     spec.loader.exec_module(module)
     text = module.DOC.read_text()
     assert text == module.with_table(text), "run: .venv/bin/python scripts/objects_table.py --write"
-    assert all(f"| `{path}` |" in text for path in RESOURCES)
+    assert all(f"| `{name}`" in text for name in RESOURCES)

@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Union
+from urllib.parse import quote
 
 import pendulum
 
@@ -345,19 +346,24 @@ def object_list_params(
     ``status=None`` lists every status but canceled, as Stripe does).
     """
     filters = check_filters(filters)
+    if resource.singleton:
+        raise StripeParameterError(
+            "resource",
+            f"{resource.name} is one object, not a list: get it with get_object({resource.name!r})",
+        )
     if created is not None and created != "" and not resource.created:
-        raise StripeParameterError("created", f"the {resource.path} list cannot be filtered by created")
+        raise StripeParameterError("created", f"the {resource.name} list cannot be filtered by created")
     checked: dict[str, Any] = {}
     for name, value in (filters or {}).items():
         if name in resource.unsupported_filters:
             raise StripeParameterError(
                 "filters",
-                f"the {resource.path} filter {name!r} is not supported: {resource.unsupported_filters[name]}",
+                f"the {resource.name} filter {name!r} is not supported: {resource.unsupported_filters[name]}",
             )
         if name not in resource.filters:
             known = ", ".join(sorted(resource.filters)) or "none besides created"
             raise StripeParameterError(
-                "filters", f"the {resource.path} list takes no filter {name!r}; its filters: {known}"
+                "filters", f"the {resource.name} list takes no filter {name!r}; its filters: {known}"
             )
         if value is not None:  # None: not set (a template's "" or "None" fails in check_filter)
             checked[name] = check_filter(value, name, resource.filters[name])
@@ -491,3 +497,45 @@ def check_event_window(created: int | Mapping[str, int] | None, now: float, *, r
             "events 30 days, so changes before then cannot be read. Run a full export "
             "(StripeListCustomersOperator without created) and read changes from its start time on.",
         )
+
+
+def child_path(resource: Resource, parent_id: Any, *, listing: bool) -> str:
+    """The path to request under ``/v1/``: a child collection's with its parent's id in place.
+
+    A parent in the path is required; one that is a required filter of the list
+    (subscription items' ``subscription``) is required to list and refused to get
+    (the child's id is unique on its own, and a parent given there would be a tag
+    nothing checks). A resource without a parent refuses a ``parent_id``. An empty
+    id, or ``"None"`` (what a template renders for None), fails as filters do.
+    """
+    given = not (parent_id is None or (isinstance(parent_id, str) and not parent_id))
+    if resource.parent is None:
+        if given:
+            raise StripeParameterError("parent_id", f"{resource.name} have no parent")
+        return resource.path
+    if not resource.parent_in_path and not listing:
+        if given:
+            raise StripeParameterError(
+                "parent_id", f"{resource.name} are retrieved by their id alone: give no parent_id"
+            )
+        return resource.path
+    if not given:
+        raise StripeParameterError(
+            "parent_id", f"is required: {resource.name} belong to a {resource.parent} (give its id)"
+        )
+    checked = check_parent_id(parent_id)
+    return resource.list_path(quote(checked, safe="")) if resource.parent_in_path else resource.path
+
+
+def check_parent_id(value: Any) -> str:
+    """A parent's id: an id, and not what a template renders for nothing (blank or ``"None"``)."""
+    if isinstance(value, str) and value.strip() in ("", "None"):
+        raise StripeParameterError("parent_id", f"is empty ({value!r}): a template rendered nothing for it")
+    return check_id(value, "parent_id")
+
+
+def with_parent(resource: Resource, params: Mapping[str, Any], parent_id: Any) -> Mapping[str, Any]:
+    """``params`` with the parent as the list's required filter, where it is one (``subscription=``)."""
+    if resource.parent is None or resource.parent_in_path:
+        return params
+    return {**params, resource.parent: check_parent_id(parent_id)}

@@ -44,7 +44,8 @@ def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
 class Resource:
     """One Stripe object type, as data."""
 
-    #: The list path under ``/v1/`` (``customers``, ``checkout/sessions`` …); also its name here.
+    #: The list path under ``/v1/`` (``customers``, ``checkout/sessions`` …); a child collection's
+    #: names its parent in braces (``customers/{customer}/balance_transactions``).
     path: str
     #: The ``object`` field of its records (``customer``, ``checkout.session``).
     object: str
@@ -75,6 +76,35 @@ class Resource:
     retrieves_deleted: bool = False
     #: Stripe keeps these only so long (events: 30 days): an older ``created`` window is refused.
     retention_days: int | None = None
+    #: Its name here, what ``resource=`` takes (default: the path).
+    name: str = ""
+    #: A child collection's parent: the parameter naming it (``customer``, ``account``,
+    #: ``subscription``), in the path's braces or, when the path has none, a required filter.
+    parent: str | None = None
+    #: Other ``object`` values its records may have (external accounts: cards besides bank accounts).
+    other_objects: tuple[str, ...] = ()
+    #: One object at its path, with no id and no list (the balance).
+    singleton: bool = False
+    #: Its list runs newest first, as Stripe's lists do; False where it keeps the parent's own
+    #: order (a subscription's items, an account's external accounts): pages are then not
+    #: checked for going back in ``created`` order.
+    newest_first: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", self.path)
+
+    @property
+    def objects(self) -> tuple[str, ...]:
+        """Every ``object`` its records may have."""
+        return (self.object, *self.other_objects)
+
+    def list_path(self, parent_id: str | None) -> str:
+        """The concrete path of its list: the parent's id in the path's braces (checked by the caller)."""
+        if self.parent is None or "{" not in self.path:
+            return self.path
+        assert parent_id is not None
+        return self.path.replace("{" + self.parent + "}", parent_id)
 
     @property
     def id_param(self) -> str:
@@ -84,6 +114,10 @@ class Resource:
     @property
     def list_url(self) -> str:
         return f"/v1/{self.path}"
+
+    @property
+    def parent_in_path(self) -> bool:
+        return self.parent is not None and "{" in self.path
 
     @property
     def change_event_types(self) -> tuple[str, str, str]:
@@ -114,6 +148,23 @@ _SUBSCRIPTION_STATUSES = (
     "unpaid",
 )
 _COLLECTION_METHODS = ("charge_automatically", "send_invoice")
+_FILE_PURPOSES = (
+    "account_requirement", "additional_verification", "business_icon", "business_logo",
+    "customer_signature", "dispute_evidence", "document_provider_identity_document", "finance_report_run",
+    "financial_account_statement", "identity_document", "identity_document_downloadable",
+    "issuing_regulatory_reporting", "pci_document", "platform_terms_of_service", "selfie",
+    "sigma_scheduled_query", "tax_document_user_upload", "terminal_android_apk",
+    "terminal_reader_splashscreen", "terminal_wifi_certificate", "terminal_wifi_private_key",
+)  # fmt: skip
+_PAYMENT_METHOD_TYPES = (
+    "acss_debit", "affirm", "afterpay_clearpay", "alipay", "alma", "amazon_pay", "au_becs_debit",
+    "bacs_debit", "bancontact", "billie", "bizum", "blik", "boleto", "card", "cashapp", "crypto", "custom",
+    "customer_balance", "eps", "fpx", "giropay", "grabpay", "ideal", "kakao_pay", "klarna", "konbini",
+    "kr_card", "link", "mb_way", "mobilepay", "multibanco", "naver_pay", "nz_bank_account", "oxxo", "p24",
+    "pay_by_bank", "payco", "paynow", "paypal", "paypay", "payto", "pix", "promptpay", "revolut_pay",
+    "samsung_pay", "satispay", "scalapay", "sepa_debit", "sequra", "sofort", "sunbit", "swish", "twint",
+    "upi", "us_bank_account", "wechat_pay", "zip",
+)  # fmt: skip
 
 
 def _nested(name: str) -> str:
@@ -129,7 +180,7 @@ def _row(path: str, object: str, dashboard_path: str | None, **settings: Any) ->
 
 RESOURCES: Mapping[str, Resource] = _frozen(
     {
-        row.path: row
+        row.name: row
         for row in (
             _row(
                 "customers",
@@ -393,6 +444,159 @@ RESOURCES: Mapping[str, Resource] = _frozen(
             ),
             _row("reviews", "review", None, event_prefix="review"),
             _row("file_links", "file_link", None, filters={"expired": BOOLEAN, "file": ID}),
+            _row(
+                "balance",
+                "balance",
+                "balance/overview",
+                created=False,
+                singleton=True,
+                event_prefix="balance",
+            ),
+            _row(
+                "payment_methods",
+                "payment_method",
+                None,
+                filters={
+                    "allow_redisplay": ("always", "limited", "unspecified"),
+                    "customer": ID,
+                    "customer_account": ID,
+                    "type": _PAYMENT_METHOD_TYPES,
+                },
+                created=False,
+                event_prefix="payment_method",
+            ),
+            _row(
+                "subscription_items",
+                "subscription_item",
+                None,
+                parent="subscription",
+                created=False,
+                newest_first=False,
+            ),
+            _row(
+                "customers/{customer}/balance_transactions",
+                "customer_balance_transaction",
+                None,
+                name="customer_balance_transactions",
+                parent="customer",
+                filters={"invoice": ID},
+            ),
+            _row(
+                "accounts/{account}/persons",
+                "person",
+                None,
+                name="persons",
+                parent="account",
+                unsupported_filters={"relationship": _nested("relationship")},
+                created=False,
+                event_prefix="person",
+            ),
+            _row(
+                "accounts/{account}/external_accounts",
+                "bank_account",
+                None,
+                name="external_accounts",
+                parent="account",
+                other_objects=("card",),
+                filters={"object": ("bank_account", "card")},
+                created=False,
+                newest_first=False,
+            ),
+            _row(
+                "tax_ids",
+                "tax_id",
+                None,
+                unsupported_filters={"owner": _nested("owner")},
+                created=False,
+                event_prefix="customer.tax_id",
+            ),
+            _row("files", "file", None, filters={"purpose": _FILE_PURPOSES}, event_prefix="file"),
+            _row(
+                "radar/early_fraud_warnings",
+                "radar.early_fraud_warning",
+                None,
+                filters={"charge": ID, "payment_intent": ID},
+                event_prefix="radar.early_fraud_warning",
+            ),
+            _row(
+                "issuing/authorizations",
+                "issuing.authorization",
+                None,
+                filters={
+                    "card": ID,
+                    "cardholder": ID,
+                    "status": ("closed", "expired", "pending", "reversed"),
+                },
+                event_prefix="issuing_authorization",
+            ),
+            _row(
+                "issuing/cardholders",
+                "issuing.cardholder",
+                None,
+                filters={
+                    "email": EMAIL,
+                    "phone_number": STRING,
+                    "status": ("active", "blocked", "inactive"),
+                    "type": ("company", "individual"),
+                },
+                event_prefix="issuing_cardholder",
+            ),
+            _row(
+                "issuing/cards",
+                "issuing.card",
+                None,
+                filters={
+                    "cardholder": ID,
+                    "exp_month": INTEGER,
+                    "exp_year": INTEGER,
+                    "last4": STRING,
+                    "personalization_design": ID,
+                    "status": ("active", "canceled", "inactive"),
+                    "type": ("physical", "virtual"),
+                },
+                event_prefix="issuing_card",
+            ),
+            _row(
+                "issuing/transactions",
+                "issuing.transaction",
+                None,
+                filters={"card": ID, "cardholder": ID, "type": ("capture", "refund")},
+                event_prefix="issuing_transaction",
+            ),
+            _row(
+                "issuing/disputes",
+                "issuing.dispute",
+                None,
+                filters={
+                    "status": ("expired", "lost", "submitted", "unsubmitted", "won"),
+                    "transaction": ID,
+                },
+                event_prefix="issuing_dispute",
+            ),
+            _row(
+                "billing/meters",
+                "billing.meter",
+                None,
+                filters={"status": ("active", "inactive")},
+                created=False,
+                event_prefix="billing.meter",
+            ),
+            _row(
+                "billing/credit_grants",
+                "billing.credit_grant",
+                None,
+                filters={"customer": ID, "customer_account": ID},
+                created=False,
+                event_prefix="billing.credit_grant",
+            ),
+            _row(
+                "invoice_payments",
+                "invoice_payment",
+                None,
+                filters={"invoice": ID, "status": ("canceled", "open", "paid")},
+                unsupported_filters={"payment": _nested("payment")},
+                event_prefix="invoice_payment",
+            ),
             _row(
                 "events",
                 "event",

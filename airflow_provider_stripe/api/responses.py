@@ -31,7 +31,8 @@ def body_problem(
 ) -> str | None:
     """What is wrong with a success body, or None.
 
-    ``expect``: ``"object"`` (an object with an ``id``), ``"list"`` (a page of
+    ``expect``: ``"object"`` (an object with an ``id``), ``"singleton"`` (an object
+    with no id, such as the balance, that names its ``object``), ``"list"`` (a page of
     records with ids, no longer than the ``limit`` asked for, not repeating the
     cursor, so a server that ignores the cursor cannot loop us forever),
     ``"created_list"`` (also: integer ``created_field`` values, newest first, inside
@@ -42,6 +43,8 @@ def body_problem(
         return f"the body is JSON {type(body).__name__}, not an object"
     if expect == "object":
         return None if isinstance(body.get("id"), str) and body["id"] else "the object has no id"
+    if expect == "singleton":  # one object with no id (the balance)
+        return None if isinstance(body.get("object"), str) else "the object has no object field"
     if expect is None:
         return None
     data = body.get("data")

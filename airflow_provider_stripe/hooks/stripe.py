@@ -27,9 +27,11 @@ from airflow_provider_stripe.api.params import (
     CreatedFilter,
     check_bool,
     check_event_window,
+    check_id,
     check_int,
     check_search_query,
     check_setting,
+    child_path,
     created_bounds,
     event_list_params,
     event_type_filters,
@@ -37,6 +39,7 @@ from airflow_provider_stripe.api.params import (
     normalize_created,
     normalize_expand,
     object_list_params,
+    with_parent,
 )
 from airflow_provider_stripe.api.registry import RESOURCES, get_resource
 from airflow_provider_stripe.api.retries import DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_WAIT
@@ -173,20 +176,33 @@ class StripeHook(BaseHook):
     def get_object(
         self,
         resource: str,
-        object_id: str,
+        object_id: str | None = None,
         *,
+        parent_id: str | None = None,
         expand: str | Iterable[str] | None = None,
         complete_lists: bool = True,
     ) -> dict[str, Any]:
         """Retrieve one object of a registered ``resource`` (``"invoices"``, ``"checkout/sessions"`` …).
 
+        A singleton (``"balance"``) takes no ``object_id``; a child of a parent in
+        its path (``"persons"`` of an account) takes the parent's id as ``parent_id``.
         Embedded lists cut short (an invoice's ``lines`` beyond 10) are paged to
         their end unless ``complete_lists`` is False.
         """
         spec = get_resource(resource)
         complete = check_bool(complete_lists, "complete_lists")
         params = list_params(expand=expand)
-        record = self.client.retrieve(spec.path, object_id, params, id_param=spec.id_param)
+        path = child_path(spec, parent_id, listing=False)
+        if spec.singleton:
+            if object_id is not None:
+                raise StripeParameterError(
+                    "object_id", f"{spec.name} is one object with no id: get_object({spec.name!r}) takes none"
+                )
+            record = self.client.request(path, params, expect="singleton")
+        else:
+            record = self.client.retrieve(
+                path, check_id(object_id, spec.id_param), params, id_param=spec.id_param
+            )
         if complete:
             self.client.complete_lists([record], params.get("expand"))
         return record
@@ -201,16 +217,19 @@ class StripeHook(BaseHook):
         created: CreatedFilter | None = None,
         expand: str | Iterable[str] | None = None,
         complete_lists: bool = True,
+        parent_id: str | None = None,
         **filters: Any,
     ) -> dict[str, Any]:
         """One page of a ``resource``'s list: Stripe's list object (``data``, ``has_more``, ``url`` …).
 
         ``filters`` are the list's own (``customer=``, ``status=`` …; see the
         registry in :mod:`airflow_provider_stripe.resources`): one it does not
-        take fails before any request.
+        take fails before any request. A child collection (``"persons"``) takes its
+        parent's id as ``parent_id``.
         """
         spec = get_resource(resource)
         complete = check_bool(complete_lists, "complete_lists")
+        path = child_path(spec, parent_id, listing=True)
         params = object_list_params(
             spec,
             limit=limit,
@@ -220,7 +239,7 @@ class StripeHook(BaseHook):
             expand=expand,
             filters=filters,
         )
-        page = self.client.request(spec.path, params, expect="list")
+        page = self.client.request(path, with_parent(spec, params, parent_id), expect="list")
         if complete:
             self.client.complete_lists(page["data"], listed_paths(params))
         return page
@@ -237,6 +256,7 @@ class StripeHook(BaseHook):
         ending_before: str | None = None,
         expand: str | Iterable[str] | None = None,
         complete_lists: bool = True,
+        parent_id: str | None = None,
         **filters: Any,
     ) -> ListIterator:
         """Every matching object of a ``resource``, lazily, page by page (memory: one page).
@@ -247,11 +267,14 @@ class StripeHook(BaseHook):
         workers sharing the hook's pacing (only for lists that take ``created``; no
         cursors or ``max_records`` then; order is per page, see
         :class:`~airflow_provider_stripe.api.parallel.ParallelListIterator`). Embedded
-        lists are completed unless ``complete_lists`` is False. The iterator's
-        ``has_more``, ``pages`` and ``records`` describe the run once it is exhausted.
+        lists are completed unless ``complete_lists`` is False. A child collection
+        (``"customer_balance_transactions"``) takes its parent's id as ``parent_id``.
+        The iterator's ``has_more``, ``pages`` and ``records`` describe the run once it
+        is exhausted.
         """
         spec = get_resource(resource)
         complete = check_bool(complete_lists, "complete_lists")
+        path = child_path(spec, parent_id, listing=True)
         params = object_list_params(
             spec,
             starting_after=starting_after,
@@ -264,16 +287,16 @@ class StripeHook(BaseHook):
             check_event_window(params.get("created"), time.time(), required=False)
         if not spec.created and check_int(parallelism, "parallelism", minimum=1) > 1:
             raise StripeParameterError(
-                "parallelism", f"splits created windows, and the {spec.path} list takes no created filter"
+                "parallelism", f"splits created windows, and the {spec.name} list takes no created filter"
             )
         listing = check_listing(
-            spec.path,
-            params,
+            path,
+            with_parent(spec, params, parent_id),
             page_size=page_size,
             max_records=max_records,
             parallelism=parallelism,
             complete_lists=complete,
-            created_field=spec.created_field,
+            created_field=spec.created_field if spec.newest_first else "",  # "": no order to check
         )
         return self.client.iterate_listing(listing)  # the Connection is read only now
 
@@ -299,7 +322,7 @@ class StripeHook(BaseHook):
         spec = get_resource(resource)
         if not spec.searchable:
             searchable = ", ".join(sorted(name for name, row in RESOURCES.items() if row.searchable))
-            raise StripeParameterError("resource", f"{spec.path} cannot be searched; these can: {searchable}")
+            raise StripeParameterError("resource", f"{spec.name} cannot be searched; these can: {searchable}")
         params = {"query": check_search_query(query), **list_params(expand=expand)}
         return self.client.search(
             spec.path,

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 STRIPE_COLOR = "#635BFF"
 #: The key that says which Connect account a record was read from.
 ACCOUNT_KEY = "_stripe_account"
+#: The key that tells a child collection's records which parent they were listed under.
+PARENT_KEY = "_stripe_parent"
 
 
 def _with_account(extra: Callable[[], dict[str, Any]], account: str) -> Callable[[], dict[str, Any]]:
@@ -56,6 +58,8 @@ class _StripeOperator(BaseOperator):
     _lineage_target: ObjectStoragePath | None = None
     #: The registry name of what the last run read (``customers``, ``invoices`` …), for lineage.
     _lineage_resource: str = "customers"
+    #: The parent the last run listed under (a child collection's), tagged on its records.
+    _parent: str | None = None
 
     def _hook(self, resource: Resource, **settings: Any) -> StripeHook:
         """The hook for this run, connected; see :meth:`_connected`."""
@@ -72,7 +76,7 @@ class _StripeOperator(BaseOperator):
         """``hook`` with its client built; records what it reads, for lineage and the Dashboard link."""
         client = hook.get_conn()
         self._lineage_source = (client.mode, client.stripe_account)
-        self._lineage_resource = resource.path
+        self._lineage_resource = resource.name
         self.stripe_dashboard_url = resource_dashboard_url(
             resource, mode=client.mode, stripe_account=client.stripe_account
         )
@@ -157,9 +161,15 @@ class _StripeOperator(BaseOperator):
         return self._lineage_source[1] if self._lineage_source else None
 
     def _tagged(self, record: dict[str, Any]) -> dict[str, Any]:
-        """``record`` with the Connect account it was read through, as ``_stripe_account``."""
-        account = self._account
-        return record if account is None else {**record, ACCOUNT_KEY: account}
+        """``record`` with the Connect account it was read through (``_stripe_account``) and the
+        parent it was listed under (``_stripe_parent``), where there is one."""
+        account, parent = self._account, self._parent
+        if account is None and parent is None:
+            return record
+        tags = {ACCOUNT_KEY: account} if account is not None else {}
+        if parent is not None:
+            tags[PARENT_KEY] = parent
+        return {**record, **tags}
 
     @staticmethod
     def _fetch_limit(limit: int | None, max_xcom_records: int, *, to_xcom: bool) -> int | None:
@@ -203,6 +213,9 @@ class StripeListOperator(_StripeOperator):
         beyond 10) to its end before the record is written (default True).
     :param stripe_account: Connect account (``acct_…``) to act on; overrides the connection.
         Records then carry it as ``_stripe_account``, and the summary as ``stripe_account``.
+    :param parent_id: A child collection's parent (the customer of
+        ``customer_balance_transactions``, the account of ``persons``); map over it to
+        export the children of many parents. Records carry it as ``_stripe_parent``.
     :param page_size: Objects per request (1-100).
     :param output_path: Where to write (``str`` or ``ObjectStoragePath``); without it
         the result goes to XCom. ``.gz`` paths are gzip-compressed.
@@ -227,6 +240,7 @@ class StripeListOperator(_StripeOperator):
         "expand",
         "complete_lists",
         "stripe_account",
+        "parent_id",
         "page_size",
         "output_path",
         "output_conn_id",
@@ -255,6 +269,7 @@ class StripeListOperator(_StripeOperator):
         complete_lists: bool = True,
         stripe_conn_id: str = DEFAULT_CONN_ID,
         stripe_account: str | None = None,
+        parent_id: str | None = None,
         page_size: int = MAX_PAGE_SIZE,
         output_path: str | ObjectStoragePath | None = None,
         output_conn_id: str | None = None,
@@ -275,6 +290,7 @@ class StripeListOperator(_StripeOperator):
         self.complete_lists = complete_lists
         self.stripe_conn_id = stripe_conn_id
         self.stripe_account = stripe_account
+        self.parent_id = parent_id
         self.page_size = page_size
         self.output_path = output_path
         self.output_conn_id = output_conn_id
@@ -301,7 +317,8 @@ class StripeListOperator(_StripeOperator):
         # iter_objects checks every argument, once, before it reads the Connection; no request is
         # sent before the first record is read, after the output is checked too.
         with hook.iter_objects(
-            spec.path,
+            spec.name,
+            parent_id=self.parent_id or None,
             page_size=self.page_size,
             max_records=fetch,
             starting_after=self.starting_after or None,
@@ -314,21 +331,24 @@ class StripeListOperator(_StripeOperator):
         ) as records:
             target = self._output(self.output_path, self.output_conn_id, self.output_format)
             self._connected(hook, spec)
+            self._parent = self.parent_id or None
             return self._deliver(
                 context,
                 records,
                 target,
                 output_format=self.output_format,
                 max_xcom_records=max_xcom_records,
-                url=spec.list_url,
+                url=f"/v1/{records.collection}",
+                extra=(lambda: {"parent_id": self._parent}) if self._parent else dict,
             )
 
 
 class StripeGetOperator(_StripeOperator):
     """Retrieve one object of any registered resource into XCom or a JSON file in object storage.
 
-    :param resource: Its registry path: ``"invoices"``, ``"charges"`` ….
-    :param object_id: The object's id (``in_…``, ``ch_…``).
+    :param resource: Its registry name: ``"invoices"``, ``"charges"``, ``"balance"`` ….
+    :param object_id: The object's id (``in_…``, ``ch_…``); none for a singleton (``"balance"``).
+    :param parent_id: A child's parent, where its path names one (the account of ``persons``).
     :param expand: Paths to expand, e.g. ``["customer"]``.
     :param complete_lists: Page embedded lists cut short to their end (default True).
     :param stripe_account: Connect account (``acct_…``) to act on; overrides the connection.
@@ -342,6 +362,7 @@ class StripeGetOperator(_StripeOperator):
         "stripe_conn_id",
         "resource",
         "object_id",
+        "parent_id",
         "expand",
         "complete_lists",
         "stripe_account",
@@ -355,7 +376,8 @@ class StripeGetOperator(_StripeOperator):
         self,
         *,
         resource: str,
-        object_id: str,
+        object_id: str | None = None,
+        parent_id: str | None = None,
         stripe_conn_id: str = DEFAULT_CONN_ID,
         expand: str | Iterable[str] | None = None,
         complete_lists: bool = True,
@@ -368,6 +390,7 @@ class StripeGetOperator(_StripeOperator):
         super().__init__(**kwargs)
         self.resource = resource
         self.object_id = object_id
+        self.parent_id = parent_id
         self.stripe_conn_id = stripe_conn_id
         self.expand = expand
         self.complete_lists = complete_lists
@@ -382,16 +405,24 @@ class StripeGetOperator(_StripeOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         spec = get_resource(self.resource)
-        object_id = check_id(self._object_id(), spec.id_param)
+        given = self._object_id()
+        # A singleton takes none: the hook refuses one, rather than dropping it unsaid.
+        object_id = (given or None) if spec.singleton else check_id(given, spec.id_param)
         fail_on_deleted = check_bool(self.fail_on_deleted, "fail_on_deleted")
         target = self._output(self.output_path, self.output_conn_id, "json")
         hook = self._hook(spec)
         mode, account = self._lineage_source or ("unknown", None)
-        self.stripe_dashboard_url = resource_dashboard_url(spec, object_id, mode=mode, stripe_account=account)
+        ids = (object_id,) if object_id else ()
+        self.stripe_dashboard_url = resource_dashboard_url(spec, *ids, mode=mode, stripe_account=account)
+        self._parent = self.parent_id or None
         record = hook.get_object(
-            spec.path, object_id, expand=self.expand or None, complete_lists=self.complete_lists
+            spec.name,
+            object_id,
+            parent_id=self._parent,
+            expand=self.expand or None,
+            complete_lists=self.complete_lists,
         )
-        what = f"Stripe {spec.object} {object_id}"
+        what = f"Stripe {spec.object}" + (f" {object_id}" if object_id else "")
         if record.get("deleted"):
             if fail_on_deleted:
                 deleted = f"Stripe {spec.object} {object_id!r} is deleted"
@@ -495,7 +526,7 @@ class StripeSearchOperator(_StripeOperator):
         fetch = self._fetch_limit(limit, max_xcom_records, to_xcom=target is None)
         hook = self._hook(spec, max_requests_per_second=self.max_requests_per_second)
         with hook.search(
-            spec.path,
+            spec.name,
             query,
             max_records=fetch,
             page_size=self.page_size,
