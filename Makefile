@@ -80,7 +80,7 @@ test-compat-%: .venv-airflow-%/.installed browser wheel
 	.venv-airflow-$*/bin/python -m pip check
 	.venv-airflow-$*/bin/python -c "import airflow, sys; sys.exit(0 if airflow.__version__ == '$*' else 'pip changed Airflow $* to ' + airflow.__version__)"
 	rm -rf build/compat-$* && mkdir -p build/compat-$*
-	cp -r tests example_dags scripts pyproject.toml build/compat-$*/
+	cp -r tests example_dags scripts docs pyproject.toml build/compat-$*/
 	cd build/compat-$* && ../../.venv-airflow-$*/bin/python -c "import airflow_provider_stripe as p; assert '/site-packages/' in p.__file__, p.__file__"
 	cd build/compat-$* && ../../.venv-airflow-$*/bin/python -m pytest -p no:cacheprovider
 
@@ -91,7 +91,7 @@ clean:
 demo: venv
 	$(VENV)/bin/python scripts/demo.py
 
-## bench: print the benchmark table (see BENCHMARKS.md); stripe-python is installed only here, in .venv-bench.
+## bench: print the benchmark table (see BENCHMARKS.md), in .venv-bench (stripe-python for the comparison).
 .venv-bench/.installed: pyproject.toml constraints/constraints-airflow-$(AIRFLOW_VERSION).txt benchmarks/requirements.txt
 	$(PYTHON) -m venv .venv-bench
 	.venv-bench/bin/python -m pip install --quiet -c constraints/constraints-airflow-$(AIRFLOW_VERSION).txt -e . -r benchmarks/requirements.txt

@@ -42,9 +42,14 @@ def table() -> str:
         "|---|---|---|---|---|---|",
     ]
     for row in RESOURCES.values():
+        name = f"`{row.name}`" if row.name == row.path else f"`{row.name}` (`{row.path}`)"
+        if row.singleton:
+            name += ", one object: `get_object` with no id"
+        elif row.parent is not None:
+            name += f", per `{row.parent}`: `parent_id`"
         cells = [
-            f"`{row.path}`",
-            f"`{row.object}`",
+            name,
+            _code(list(row.objects)),
             "yes" if row.created else "no",
             _filters(row),
             _code(list(row.lists)),
