@@ -74,7 +74,7 @@ def complete_lists(
     """
     paths = list(expand or ())
     for record in records:
-        for holder, name, value, prefix in _cut_lists(record):
+        for holder, name, value, prefix in _cut_lists(record, hashes=bool(paths)):
             where = f"{record.get('object')} {short(record.get('id'))}: its {prefix}{name} list"
             inner = [
                 path[len(f"{prefix}{name}.") :] for path in paths if path.startswith(f"{prefix}{name}.data.")
@@ -122,18 +122,20 @@ def _complete_list(
 
 
 def _cut_lists(
-    value: dict[str, Any], prefix: str = "", depth: int = 0
+    value: dict[str, Any], prefix: str = "", depth: int = 0, *, hashes: bool = False
 ) -> Iterator[tuple[dict[str, Any], str, dict[str, Any], str]]:
     """Every list cut short in ``value`` and in the objects expanded into it (up to 4 levels, as
     Stripe expands): ``(the dict holding it, its key, the list, the path to that dict)``.
 
-    Plain hashes are walked too: since basil an invoice's expanded subscription sits at
-    ``parent.subscription_details.subscription``."""
+    With ``hashes`` (the records were asked for with ``expand``), plain hashes are walked
+    too: since basil an invoice's expanded subscription sits at
+    ``parent.subscription_details.subscription``. Without, only objects are: nothing is
+    expanded into a hash unless asked for, and the walk costs every record its time."""
     for name, child in value.items():  # callers replace values only: the dict never grows
         if type(child) is not dict:
             continue
         if child.get("object") == "list":
             if child.get("has_more") is True:
                 yield value, name, child, prefix
-        elif depth < 3:  # an expanded object, or a hash that may hold one
-            yield from _cut_lists(child, f"{prefix}{name}.", depth + 1)
+        elif depth < 3 and (hashes or "object" in child):  # an expanded object, or a hash holding one
+            yield from _cut_lists(child, f"{prefix}{name}.", depth + 1, hashes=hashes)
