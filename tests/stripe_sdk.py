@@ -253,3 +253,35 @@ def _example_value(name: str, hint: Any, module: Any, depth: int) -> Any:
     if isinstance(hint, type) and depth < 3:
         return example_object(hint, None, depth + 1)
     return {}
+
+
+@functools.cache
+def sdk_event_types() -> frozenset[str]:
+    """The event types ``/v1/events`` lists, as stripe-python's ``Event.type`` names them."""
+    text = (Path(stripe.__file__).parent / "_event.py").read_text()
+    found = re.search(r"\n    type: Literal\[(.*?)\]\n", text, re.S)
+    assert found, "stripe/_event.py has no type Literal"
+    return frozenset(re.findall(r'"([^"]+)"', found.group(1)))
+
+
+@functools.cache
+def sdk_event_objects() -> dict[str, str]:
+    """Every typed v1 event (``stripe/events/_v1_*.py``) and the ``object`` its ``data.object`` is."""
+    found = {}
+    for event_file in sorted((Path(stripe.__file__).parent / "events").glob("_v1_*_event.py")):
+        text = event_file.read_text()
+        lookup = re.search(r'LOOKUP_TYPE = "v1\.([^"]+)"', text)
+        related = re.search(r'def fetch_related_object\(self\) -> "(\w+)"', text)
+        if not (lookup and related):
+            continue
+        imports = _imports(event_file)
+        name = related.group(1)
+        module = imports.get(name)
+        if module is None:  # imported under another path than TYPE_CHECKING's: find its class file
+            module = next(
+                ".".join(p.relative_to(Path(stripe.__file__).parent.parent).with_suffix("").parts)
+                for p in Path(stripe.__file__).parent.rglob("_*.py")
+                if re.search(rf"^class {name}\(", p.read_text(), re.M)
+            )
+        found[lookup.group(1)] = getattr(importlib.import_module(module), name).OBJECT_NAME
+    return found

@@ -160,3 +160,8 @@ def test_the_docs_table_of_objects_is_the_registrys():
     text = module.DOC.read_text()
     assert text == module.with_table(text), "run: .venv/bin/python scripts/objects_table.py --write"
     assert all(f"| `{name}`" in text for name in RESOURCES)
+    events = module.EVENTS_DOC.read_text()
+    assert events == module.with_events_table(events), (
+        "run: .venv/bin/python scripts/objects_table.py --write"
+    )
+    assert "| `subscription` | `customer.subscription.created`" in events

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Union
 
+from airflow_provider_stripe.api.events import OBJECT_EVENTS, ObjectEvents
 from airflow_provider_stripe.exceptions import StripeParameterError
 
 #: Filter kinds: what value a list filter takes (a tuple of strings is an enum of those values).
@@ -93,6 +94,11 @@ class Resource:
     def __post_init__(self) -> None:
         if not self.name:
             object.__setattr__(self, "name", self.path)
+
+    @property
+    def events(self) -> ObjectEvents:
+        """Which events carry its records, and what they mean (see :mod:`.events`)."""
+        return OBJECT_EVENTS[self.object]
 
     @property
     def objects(self) -> tuple[str, ...]:
