@@ -194,8 +194,8 @@ class _StripeOperator(BaseOperator):
 class StripeListOperator(_StripeOperator):
     """List any registered Stripe object, newest first, into XCom or a file in object storage.
 
-    :param resource: What to list, by its path in the registry: ``"invoices"``,
-        ``"subscriptions"``, ``"checkout/sessions"`` … (see
+    :param resource: What to list, by its name in the registry: ``"invoices"``,
+        ``"checkout/sessions"``, ``"customer_balance_transactions"`` … (see
         :data:`airflow_provider_stripe.resources.RESOURCES`).
     :param filters: The list's own filters, e.g. ``{"customer": "cus_…", "status": "paid"}``;
         one the resource does not take fails before any request. Defaults that would
