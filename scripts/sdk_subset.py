@@ -33,7 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import stripe
 
 from airflow_provider_stripe.api.registry import RESOURCES
-from tests.stripe_sdk import example_object, sdk_lists, sdk_singletons
+from tests.stripe_sdk import (
+    _fields,
+    embedded_item_class,
+    example_object,
+    example_value,
+    sdk_lists,
+    sdk_singletons,
+)
 
 #: Id prefixes of the objects the 2023 spec lacks (their examples come from stripe-python).
 ID_PREFIXES = {
@@ -143,6 +150,56 @@ def _entry(
     }
 
 
+def _moved_item(path: str, prop: str, item: dict[str, Any]) -> None:
+    """Stripe's moves in an embedded list's items (an invoice line's price under ``pricing``)."""
+    if (path, prop) == ("invoices", "lines") and "price" in item:
+        price = item.get("price") or {}
+        item["pricing"] = {
+            "type": "price_details",
+            "price_details": {"price": price.get("id"), "product": price.get("product")},
+            "unit_amount_decimal": price.get("unit_amount_decimal"),
+        }
+        item["parent"] = {
+            "type": "subscription_item_details" if item.get("subscription") else "invoice_item_details",
+            "invoice_item_details": None,
+            "subscription_item_details": None,
+        }
+
+
+def _plan_of(item: dict[str, Any]) -> None:
+    """A subscription item's ``plan``, which Stripe still sends: its price as a plan."""
+    price = item.get("price")
+    if "plan" not in item and isinstance(price, dict):
+        item["plan"] = {
+            "id": price.get("id"),
+            "object": "plan",
+            "active": price.get("active"),
+            "amount": price.get("unit_amount"),
+            "currency": price.get("currency"),
+            "interval": (price.get("recurring") or {}).get("interval"),
+            "product": price.get("product"),
+        }
+
+
+def _reshape_items(path: str, spec: dict[str, Any], resource: type) -> None:
+    """Every embedded list's items in their class's shape: moved, unknown fields dropped, the
+    fields the class always has added."""
+    for prop in spec["lists"]:
+        listed = spec["fixture"].get(prop)
+        if not isinstance(listed, dict) or not listed.get("data"):
+            continue
+        for item in listed["data"]:
+            item_class = embedded_item_class(resource, prop, item.get("object"))
+            fields, always = _fields(item_class)
+            _moved_item(path, prop, item)
+            if (path, prop) == ("subscriptions", "items"):
+                _plan_of(item)
+            for name in sorted(always - set(item)):
+                item[name] = example_value(item_class, name)
+            for name in set(item) - fields - {"id", "object"}:
+                del item[name]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -176,6 +233,7 @@ def main() -> None:
         spec["fixture"] = {
             name: value for name, value in fixture.items() if name in sdk.fields | {"id", "object"}
         }
+        _reshape_items(path, spec, sdk.classes[0])
         spec["expandable"] = sorted(
             {name for name in spec["expandable"] if name in sdk.fields} | ({"parent"} & set(spec["fixture"]))
         )

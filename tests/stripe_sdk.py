@@ -285,3 +285,43 @@ def sdk_event_objects() -> dict[str, str]:
             )
         found[lookup.group(1)] = getattr(importlib.import_module(module), name).OBJECT_NAME
     return found
+
+
+def sdk_class(name: str) -> type:
+    """A class of stripe-python by name, wherever it is defined (its modules import lazily)."""
+    root = Path(stripe.__file__).parent
+    for source in sorted(root.rglob("_*.py")):
+        if re.search(rf"^class {name}\(", source.read_text(), re.M):
+            module = ".".join(source.relative_to(root.parent).with_suffix("").parts)
+            found: type = getattr(importlib.import_module(module), name)
+            return found
+    raise LookupError(name)
+
+
+def embedded_item_class(resource: type, prop: str, object_name: str | None = None) -> type:
+    """The class of the items of the embedded list ``prop`` (an invoice's ``lines``: InvoiceLineItem).
+
+    A list of several kinds (a customer's ``sources``) picks the one whose ``object`` is
+    ``object_name``."""
+    for cls in resource.__mro__:
+        hint = vars(cls).get("__annotations__", {}).get(prop)
+        if hint is None:
+            continue
+        inner = re.search(r"ListObject\[(.*)\]", repr(hint))
+        assert inner, f"{resource.__name__}.{prop} is not a list: {hint!r}"
+        names = [n for n in re.findall(r"\b([A-Z]\w+)\b", inner.group(1)) if n not in ("ForwardRef", "Union")]
+        classes = [sdk_class(name) for name in names]
+        if object_name is None or len(classes) == 1:
+            return classes[0]
+        return next(c for c in classes if getattr(c, "OBJECT_NAME", None) == object_name)
+    raise LookupError(f"{resource.__name__}.{prop}")
+
+
+def example_value(resource: type, name: str) -> Any:
+    """An example of the field ``name`` of ``resource``, as :func:`example_object` makes them."""
+    module = importlib.import_module(resource.__module__)
+    for cls in resource.__mro__:
+        hint = vars(cls).get("__annotations__", {}).get(name)
+        if hint is not None:
+            return _example_value(name, hint, module, 1)
+    raise LookupError(f"{resource.__name__}.{name}")

@@ -32,7 +32,7 @@ from airflow_provider_stripe.api.registry import (
     STRING,
 )
 from airflow_provider_stripe.exceptions import StripeParameterError
-from tests.stripe_sdk import PAGING, sdk_lists, sdk_singletons
+from tests.stripe_sdk import PAGING, _fields, embedded_item_class, sdk_lists, sdk_singletons
 
 SPEC: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parent / "data" / "stripe-openapi-objects.json").read_text()
@@ -146,6 +146,11 @@ def test_the_test_server_answers_in_stripe_pythons_shapes(name: str):
     sdk, fixture = sdk_lists()[row.path], SPEC[row.path]["fixture"]
     assert set(fixture) - sdk.fields == set(), f"{name}: fields stripe-python no longer has"
     assert sdk.always - set(fixture) == set(), f"{name}: fields stripe-python always has"
+    for prop in SPEC[row.path]["lists"]:  # and the items of its embedded lists (an invoice's lines)
+        for item in (fixture.get(prop) or {}).get("data") or []:
+            fields, always = _fields(embedded_item_class(sdk.classes[0], prop, item.get("object")))
+            assert set(item) - fields - {"id", "object"} == set(), f"{name}.{prop}: gone fields"
+            assert always - set(item) == set(), f"{name}.{prop}: missing fields"
 
 
 def test_the_docs_table_of_objects_is_the_registrys():
