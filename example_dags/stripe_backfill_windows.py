@@ -87,20 +87,29 @@ with DAG(
         written = {ObjectStoragePath(w["output_path"]).name for w in windows}
         run_folder = ObjectStoragePath(windows[0]["output_path"]).parent
         range_folder = run_folder.parent
-        present = {path.name for path in run_folder.iterdir() if path.is_file()}
+
+        def listed(folder: ObjectStoragePath, kind: str) -> set[str]:
+            """The names in ``folder`` asked of the store now (a listing cached earlier may predate
+            the windows), without the folder's own marker that object stores may list."""
+            entries = folder.fs.ls(folder.path, detail=True, refresh=True)
+            names = {
+                entry["name"].rstrip("/").rsplit("/", 1)[-1] for entry in entries if entry["type"] == kind
+            }
+            return names - {folder.name}
+
+        present = listed(run_folder, "file")
         if written - present:  # a window marked success by hand, or one a rerun has not written yet
             raise RuntimeError(f"{run_folder} lacks {sorted(written - present)}: CURRENT is left as it was")
-        # Only window files: an object store may list a folder's own marker among its entries.
-        for name in present - written:
+        for name in present - written:  # only window files: nothing else here is ours
             if name.startswith(("window-", ".window-")):
                 (run_folder / name).unlink()
         # Written beside, then renamed over: a reader sees the old name or the new, never half of one.
         staged = range_folder / f".CURRENT.{run_folder.name[-8:]}.partial"
         staged.write_text(run_folder.name)
         staged.rename(range_folder / "CURRENT")
-        for path in range_folder.iterdir():
-            if path.name.startswith("run=") and path.name != run_folder.name and path.is_dir():
-                path.rmdir(recursive=True)
+        for name in listed(range_folder, "directory"):
+            if name.startswith("run=") and name != run_folder.name:
+                (range_folder / name).rmdir(recursive=True)
         return str(run_folder)
 
     windows = plan(base="{{ var.value.get('stripe_export_base', 'file:///tmp/stripe-exports') }}/backfill")

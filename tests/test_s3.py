@@ -101,7 +101,7 @@ def test_s3_failure_keeps_the_previous_object_and_leaves_no_temporary(stripe_con
 
 
 def test_backfill_example_reruns_on_s3_beside_folder_markers(
-    stripe_conn: FakeStripe, s3, run_dag, monkeypatch
+    stripe_conn: FakeStripe, s3, run_dag, monkeypatch, moto_url: str
 ):
     """The backfill example's publish on S3, where tools leave a zero-byte ``folder/`` object per folder.
 
@@ -112,7 +112,13 @@ def test_backfill_example_reruns_on_s3_beside_folder_markers(
 
     import pendulum
 
-    monkeypatch.setenv("AIRFLOW_VAR_STRIPE_EXPORT_BASE", f"s3://aws_moto@{BUCKET}")
+    # The example's paths carry no connection, so storage is reached as s3fs finds it by
+    # itself: here through the environment, at moto on 127.0.0.1 (never AWS).
+    for name, value in (("AWS_ENDPOINT_URL", moto_url), ("AWS_ACCESS_KEY_ID", "testing")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AIRFLOW_VAR_STRIPE_EXPORT_BASE", f"s3://{BUCKET}")
     start = pendulum.datetime(2024, 1, 1, tz="UTC")
     customers = stripe_conn.seed(100, start=start.int_timestamp, spacing=864)
     conf = {"start": start.isoformat(), "end": start.add(days=1).isoformat()}
