@@ -499,32 +499,36 @@ def check_event_window(created: int | Mapping[str, int] | None, now: float, *, r
         )
 
 
-def child_path(resource: Resource, parent_id: Any, *, listing: bool) -> str:
-    """The path to request under ``/v1/``: a child collection's with its parent's id in place.
+def child_route(resource: Resource, parent_id: Any, *, listing: bool) -> tuple[str, dict[str, str]]:
+    """Where to ask under ``/v1/``, and the filter that names the parent, for ``parent_id``.
 
-    A parent in the path is required; one that is a required filter of the list
-    (subscription items' ``subscription``) is required to list and refused to get
-    (the child's id is unique on its own, and a parent given there would be a tag
-    nothing checks). A resource without a parent refuses a ``parent_id``. An empty
-    id, or ``"None"`` (what a template renders for None), fails as filters do.
+    A parent in the path (``customers/{customer}/balance_transactions``) goes into it,
+    escaped; one that is a required filter of the list (subscription items'
+    ``subscription``) comes back as that filter. Either is required to list; a filter
+    parent is refused to get (the child's id is unique on its own, and a parent given
+    there would be a tag nothing checks). A resource without a parent refuses a
+    ``parent_id``. An empty id, or ``"None"`` (what a template renders for None), fails
+    as filters do.
     """
     given = not (parent_id is None or (isinstance(parent_id, str) and not parent_id))
     if resource.parent is None:
         if given:
             raise StripeParameterError("parent_id", f"{resource.name} have no parent")
-        return resource.path
+        return resource.path, {}
     if not resource.parent_in_path and not listing:
         if given:
             raise StripeParameterError(
                 "parent_id", f"{resource.name} are retrieved by their id alone: give no parent_id"
             )
-        return resource.path
+        return resource.path, {}
     if not given:
         raise StripeParameterError(
             "parent_id", f"is required: {resource.name} belong to a {resource.parent} (give its id)"
         )
     checked = check_parent_id(parent_id)
-    return resource.list_path(quote(checked, safe="")) if resource.parent_in_path else resource.path
+    if resource.parent_in_path:
+        return resource.list_path(quote(checked, safe="")), {}
+    return resource.path, {resource.parent: checked}
 
 
 def check_parent_id(value: Any) -> str:
@@ -532,10 +536,3 @@ def check_parent_id(value: Any) -> str:
     if isinstance(value, str) and value.strip() in ("", "None"):
         raise StripeParameterError("parent_id", f"is empty ({value!r}): a template rendered nothing for it")
     return check_id(value, "parent_id")
-
-
-def with_parent(resource: Resource, params: Mapping[str, Any], parent_id: Any) -> Mapping[str, Any]:
-    """``params`` with the parent as the list's required filter, where it is one (``subscription=``)."""
-    if resource.parent is None or resource.parent_in_path:
-        return params
-    return {**params, resource.parent: check_parent_id(parent_id)}

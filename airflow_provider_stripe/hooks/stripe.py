@@ -31,7 +31,7 @@ from airflow_provider_stripe.api.params import (
     check_int,
     check_search_query,
     check_setting,
-    child_path,
+    child_route,
     created_bounds,
     event_list_params,
     event_type_filters,
@@ -39,7 +39,6 @@ from airflow_provider_stripe.api.params import (
     normalize_created,
     normalize_expand,
     object_list_params,
-    with_parent,
 )
 from airflow_provider_stripe.api.registry import RESOURCES, get_resource
 from airflow_provider_stripe.api.retries import DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_WAIT
@@ -192,7 +191,7 @@ class StripeHook(BaseHook):
         spec = get_resource(resource)
         complete = check_bool(complete_lists, "complete_lists")
         params = list_params(expand=expand)
-        path = child_path(spec, parent_id, listing=False)
+        path, _ = child_route(spec, parent_id, listing=False)  # a get takes no parent filter
         if spec.singleton:
             if object_id is not None:
                 raise StripeParameterError(
@@ -229,7 +228,7 @@ class StripeHook(BaseHook):
         """
         spec = get_resource(resource)
         complete = check_bool(complete_lists, "complete_lists")
-        path = child_path(spec, parent_id, listing=True)
+        path, parent = child_route(spec, parent_id, listing=True)
         params = object_list_params(
             spec,
             limit=limit,
@@ -239,7 +238,7 @@ class StripeHook(BaseHook):
             expand=expand,
             filters=filters,
         )
-        page = self.client.request(path, with_parent(spec, params, parent_id), expect="list")
+        page = self.client.request(path, {**params, **parent}, expect="list")
         if complete:
             self.client.complete_lists(page["data"], listed_paths(params))
         return page
@@ -274,7 +273,7 @@ class StripeHook(BaseHook):
         """
         spec = get_resource(resource)
         complete = check_bool(complete_lists, "complete_lists")
-        path = child_path(spec, parent_id, listing=True)
+        path, parent = child_route(spec, parent_id, listing=True)
         params = object_list_params(
             spec,
             starting_after=starting_after,
@@ -291,7 +290,7 @@ class StripeHook(BaseHook):
             )
         listing = check_listing(
             path,
-            with_parent(spec, params, parent_id),
+            {**params, **parent},
             page_size=page_size,
             max_records=max_records,
             parallelism=parallelism,
